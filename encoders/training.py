@@ -1,0 +1,41 @@
+"""Training settings that matter on small hardware, as ``TrainingArguments``."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import TrainingArguments
+
+from .models import bf16_supported
+
+
+def efficient_training_args(output_dir: str, **overrides: Any) -> TrainingArguments:
+    """``TrainingArguments`` with the settings that make encoder fine-tuning fast; ``overrides`` win.
+
+    Why each setting is there:
+
+    - ``train_sampling_strategy="group_by_length"``: batches of similar length waste little compute on
+      padding (with dynamic padding from ``DataCollatorWithPadding``, never ``padding="max_length"``).
+      Measured 1.9x on SST-2 over random order for BERT-mini on a 2-core CPU.
+    - ``bf16=True`` where the hardware has native bf16 (CUDA, or CPUs with AVX512-BF16/AMX); on CPU it
+      requires ``use_cpu=True``. Measured 1.45x on top of length grouping on such a CPU.
+    - ``optim="adamw_torch_fused"`` on CUDA (one kernel per step), ``"adamw_torch"`` (foreach) on CPU.
+    - ``dataloader_num_workers``: 0 on CPU (workers would compete with the compute threads), 2 on GPU.
+    - ``report_to="none"``, ``save_strategy="no"``: no integrations or checkpoints unless asked for.
+    """
+    cuda = torch.cuda.is_available()
+    bf16 = bf16_supported()
+    settings: dict[str, Any] = dict(
+        output_dir=output_dir,
+        train_sampling_strategy="group_by_length",
+        bf16=bf16,
+        use_cpu=not cuda,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+        dataloader_num_workers=2 if cuda else 0,
+        report_to="none",
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="epoch",
+    )
+    settings.update(overrides)
+    return TrainingArguments(**settings)

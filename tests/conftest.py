@@ -1,0 +1,57 @@
+"""Shared fixtures: everything offline, seeded and small enough for 2 CPU cores."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+WORDS_POSITIVE = "good great fine lovely superb wonderful brilliant moving charming".split()
+WORDS_NEGATIVE = "bad awful dull boring poor terrible weak tedious clumsy".split()
+WORDS_NEUTRAL = "the film movie plot actor story scene a an is was it this and of".split()
+
+
+def synthetic_sentiment(n: int, seed: int = 0) -> dict[str, list]:
+    """A learnable two-class task: sentences with positive or negative cue words among neutral ones."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.randint(0, 1)
+        cues = WORDS_POSITIVE if label else WORDS_NEGATIVE
+        words = rng.choices(WORDS_NEUTRAL, k=rng.randint(3, 12)) + rng.choices(cues, k=rng.randint(1, 2))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return {"text": texts, "label": labels}
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from encoders import train_wordpiece_tokenizer
+
+    return train_wordpiece_tokenizer(synthetic_sentiment(500)["text"], vocab_size=200)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = Path(os.environ.get("GREENNLP_DATA_DIR", SHARED_DATA))
+    if not (path / "sst2").is_dir():
+        pytest.skip("real data not found: set GREENNLP_DATA_DIR to the folder holding sst2/")
+    return path
