@@ -1,0 +1,140 @@
+"""Run the quality rules over a Hugging Face ``Dataset`` or ``IterableDataset``: annotate, clean, summarise.
+
+``annotate_quality`` adds a reason column ("" = kept), ``clean_corpus`` returns the kept documents and
+``drop_summary`` counts the documents each rule dropped.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import pandas as pd
+from datasets import Dataset, IterableDataset
+
+from .heuristics import QualityRule, check_rules, default_rules, drop_reasons
+
+REASON_COLUMN = "drop_reason"
+
+
+def _annotate_batch(batch: dict, text_column: str, rules: list[QualityRule], reason_column: str,
+                    all_reasons: bool) -> dict:
+    return {reason_column: [drop_reasons(text, rules, all_reasons) for text in batch[text_column]]}
+
+
+def _check_dataset(dataset, text_column: str, num_proc: int | None) -> None:
+    if not isinstance(dataset, (Dataset, IterableDataset)):
+        raise TypeError(f"expected a datasets.Dataset or IterableDataset; got {type(dataset).__name__}. "
+                        "Wrap a list with Dataset.from_dict({'text': texts}).")
+    columns = dataset.column_names
+    if columns is not None and text_column not in columns:
+        raise ValueError(f"text_column={text_column!r} is not a column of the dataset; columns: {columns}.")
+    if num_proc is not None and isinstance(dataset, IterableDataset):
+        raise ValueError("num_proc works with a Dataset only; an IterableDataset is processed lazily in one "
+                         "process (shard it with datasets.distributed.split_dataset_by_node to parallelise).")
+
+
+def annotate_quality(
+    dataset: Dataset | IterableDataset,
+    text_column: str = "text",
+    rules: Sequence[QualityRule] | None = None,
+    num_proc: int | None = None,
+    batch_size: int = 1000,
+    reason_column: str = REASON_COLUMN,
+    all_reasons: bool = False,
+) -> Dataset | IterableDataset:
+    """Add a column saying why each document would be dropped ("" when it is kept).
+
+    Parameters
+    ----------
+    dataset : Dataset or IterableDataset
+        The corpus; nothing is removed and the input is not modified.
+    text_column : str
+        Column holding the documents.
+    rules : list of QualityRule, optional
+        The chain to apply, in order; ``None`` uses :func:`default_rules` (Gopher + C4 filters, English).
+    num_proc : int, optional
+        Worker processes for ``Dataset.map`` (a ``Dataset`` only).
+    batch_size : int
+        Documents per ``map`` batch.
+    reason_column : str
+        Name of the new column.
+    all_reasons : bool
+        ``False`` (default): the name of the first failing rule, and later rules are skipped (fastest).
+        ``True``: every failing rule, joined by "," (to see what each rule would drop on its own).
+
+    Returns
+    -------
+    Dataset or IterableDataset
+        The same type as the input, with ``reason_column`` added.
+
+    Examples
+    --------
+    >>> from datasets import Dataset
+    >>> from filters import annotate_quality, WordCount
+    >>> ds = Dataset.from_dict({"text": ["too short", "a b c d e f"]})
+    >>> list(annotate_quality(ds, rules=[WordCount(min_words=5)])["drop_reason"])
+    ['word_count', '']
+    """
+    rules = default_rules() if rules is None else check_rules(rules)
+    _check_dataset(dataset, text_column, num_proc)
+    columns = dataset.column_names
+    if columns is not None and reason_column in columns:
+        raise ValueError(f"the dataset already has a {reason_column!r} column; remove it or pass another "
+                         "reason_column=.")
+    kwargs = dict(batched=True, batch_size=batch_size,
+                  fn_kwargs=dict(text_column=text_column, rules=rules, reason_column=reason_column,
+                                 all_reasons=all_reasons))
+    if isinstance(dataset, Dataset):
+        kwargs.update(num_proc=num_proc, desc="quality rules")
+    return dataset.map(_annotate_batch, **kwargs)
+
+
+def _is_kept(reasons: list[str]) -> list[bool]:
+    return [reason == "" for reason in reasons]
+
+
+def clean_corpus(
+    dataset: Dataset | IterableDataset,
+    text_column: str = "text",
+    rules: Sequence[QualityRule] | None = None,
+    num_proc: int | None = None,
+    batch_size: int = 1000,
+    keep_reason_column: bool = False,
+) -> Dataset | IterableDataset:
+    """Return the documents that pass every rule (see :func:`annotate_quality` for the parameters).
+
+    ``keep_reason_column=True`` keeps the (all empty) ``drop_reason`` column; by default it is removed so the
+    output has the input's columns.
+    """
+    annotated = annotate_quality(dataset, text_column, rules, num_proc, batch_size)
+    kwargs = dict(input_columns=REASON_COLUMN, batched=True, batch_size=batch_size)
+    if isinstance(annotated, Dataset):
+        kwargs.update(num_proc=num_proc, desc="keeping clean documents")
+    kept = annotated.filter(_is_kept, **kwargs)
+    return kept if keep_reason_column else kept.remove_columns(REASON_COLUMN)
+
+
+def drop_summary(annotated: Dataset | IterableDataset | pd.Series | Sequence[str],
+                 reason_column: str = REASON_COLUMN) -> pd.DataFrame:
+    """Count the documents each rule dropped, from the output of :func:`annotate_quality`.
+
+    Returns a DataFrame indexed by rule name (in order of frequency) with columns ``documents`` and ``share``
+    (of all documents), plus a ``kept`` row. With ``all_reasons=True`` annotations a document counts once
+    for every rule it fails, so the rule rows can add up to more than the dropped total.
+    """
+    if isinstance(annotated, (Dataset, IterableDataset)):
+        columns = annotated.column_names
+        if columns is not None and reason_column not in columns:
+            raise ValueError(f"no {reason_column!r} column: run annotate_quality(dataset) first.")
+        reasons = list(annotated[reason_column]) if isinstance(annotated, Dataset) else \
+            [row[reason_column] for row in annotated]
+    else:
+        reasons = list(annotated)
+    total = len(reasons)
+    counts = Counter(name for reason in reasons if reason for name in reason.split(","))
+    rows = dict(counts.most_common())
+    rows["kept"] = sum(1 for reason in reasons if not reason)
+    table = pd.DataFrame({"documents": pd.Series(rows, dtype="int64")})
+    table.index.name = "rule"
+    table["share"] = table["documents"] / total if total else 0.0
+    return table

@@ -1,0 +1,453 @@
+"""Quality rules for cleaning pretraining text: the Gopher and C4 document filters as small configurable objects.
+
+Each rule looks at one document's :class:`DocumentStats` and says whether the document is kept. Thresholds
+default to the published values (Gopher: Rae et al. 2021, appendix A; C4: Raffel et al. 2020, section 2.2).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar
+
+# Gopher's English stop-word test: a document must contain at least two of these words.
+GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+_BULLETS = ("-", "*", "•", "‣", "◦", "⁃", "–", "—", "·")
+_ELLIPSES = ("...", "…")
+# Known HTML element names only, so that placeholders such as WikiText's "<unk>" are not counted as markup.
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|blockquote|body|br|button|code|div|em|footer|form|h[1-6]|head|header|hr|html|i|iframe|img|"
+    r"input|li|link|meta|nav|ol|option|p|pre|script|section|select|small|span|strong|style|sub|sup|table|tbody|"
+    r"td|th|thead|title|tr|u|ul)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
+
+
+class DocumentStats:
+    """The views of one document that the rules share, each computed once and only when a rule asks.
+
+    Words are whitespace-separated tokens (as in Gopher); ``content_words`` drops tokens without a letter or
+    digit, so tokenized text (WikiText's " , ") and running text give similar counts and lengths.
+    """
+
+    def __init__(self, text: str | None):
+        self.text = text or ""
+
+    @cached_property
+    def words(self) -> list[str]:
+        return self.text.split()
+
+    @cached_property
+    def lowercase_words(self) -> list[str]:
+        return [word.lower() for word in self.words]
+
+    @cached_property
+    def content_words(self) -> list[str]:
+        return [word for word in self.words if any(ch.isalnum() for ch in word)]
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return [line.strip() for line in self.text.split("\n") if line.strip()]
+
+    @cached_property
+    def paragraphs(self) -> list[str]:
+        return [part.strip() for part in re.split(r"\n\s*\n", self.text) if part.strip()]
+
+    @cached_property
+    def word_characters(self) -> int:
+        return sum(len(word) for word in self.words)
+
+
+class QualityRule:
+    """Base class: ``keeps(doc)`` returns True when the document passes; ``name`` goes in the reason column."""
+
+    name: ClassVar[str] = "rule"
+    source: ClassVar[str] = ""
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        raise NotImplementedError
+
+    def __call__(self, text: str) -> bool:
+        """Check a single string (convenient in notebooks and tests)."""
+        return self.keeps(DocumentStats(text))
+
+
+def _check_fraction(owner: str, **values: float) -> None:
+    for key, value in values.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{owner}({key}={value!r}): a fraction must lie in [0, 1].")
+
+
+@dataclass(frozen=True)
+class WordCount(QualityRule):
+    """Keep documents with ``min_words`` to ``max_words`` words (Gopher: 50 to 100,000)."""
+
+    min_words: int = 50
+    max_words: int = 100_000
+    name: ClassVar[str] = "word_count"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        if not 0 <= self.min_words <= self.max_words:
+            raise ValueError(f"WordCount needs 0 <= min_words <= max_words; got {self.min_words}, {self.max_words}.")
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        return self.min_words <= len(doc.content_words) <= self.max_words
+
+
+@dataclass(frozen=True)
+class MeanWordLength(QualityRule):
+    """Keep documents whose mean word length lies in [``min_length``, ``max_length``] characters (Gopher: 3-10)."""
+
+    min_length: float = 3.0
+    max_length: float = 10.0
+    name: ClassVar[str] = "mean_word_length"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        if not 0 <= self.min_length <= self.max_length:
+            raise ValueError(f"MeanWordLength needs 0 <= min_length <= max_length; got {self.min_length}, "
+                             f"{self.max_length}.")
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        words = doc.content_words
+        if not words:
+            return False
+        mean = sum(len(word) for word in words) / len(words)
+        return self.min_length <= mean <= self.max_length
+
+
+@dataclass(frozen=True)
+class AlphabeticWords(QualityRule):
+    """Keep documents where at least ``min_fraction`` of words contain a letter (Gopher: 0.8).
+
+    This is the non-text / gibberish test: tables of numbers, code and symbol soup fail it.
+    """
+
+    min_fraction: float = 0.8
+    name: ClassVar[str] = "alphabetic_words"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        _check_fraction("AlphabeticWords", min_fraction=self.min_fraction)
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        words = doc.words
+        if not words:
+            return False
+        alphabetic = sum(1 for word in words if any(ch.isalpha() for ch in word))
+        return alphabetic / len(words) >= self.min_fraction
+
+
+@dataclass(frozen=True)
+class SymbolRatio(QualityRule):
+    """Drop documents with more than ``max_ratio`` hash or ellipsis symbols per word (Gopher: 0.1)."""
+
+    max_ratio: float = 0.1
+    symbols: tuple[str, ...] = ("#", "...", "…")
+    name: ClassVar[str] = "symbol_ratio"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        if not doc.words:
+            return False
+        # Count "..." before "." style overlaps only once: remove each symbol after counting it.
+        text, count = doc.text, 0
+        for symbol in sorted(self.symbols, key=len, reverse=True):
+            count += text.count(symbol)
+            text = text.replace(symbol, " ")
+        return count / len(doc.words) <= self.max_ratio
+
+
+@dataclass(frozen=True)
+class EllipsisLines(QualityRule):
+    """Drop documents where more than ``max_fraction`` of lines end in an ellipsis (Gopher: 0.3)."""
+
+    max_fraction: float = 0.3
+    name: ClassVar[str] = "ellipsis_lines"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        _check_fraction("EllipsisLines", max_fraction=self.max_fraction)
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        lines = doc.lines
+        if not lines:
+            return False
+        return sum(line.endswith(_ELLIPSES) for line in lines) / len(lines) <= self.max_fraction
+
+
+@dataclass(frozen=True)
+class BulletLines(QualityRule):
+    """Drop documents where more than ``max_fraction`` of lines start with a bullet point (Gopher: 0.9)."""
+
+    max_fraction: float = 0.9
+    name: ClassVar[str] = "bullet_lines"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        _check_fraction("BulletLines", max_fraction=self.max_fraction)
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        lines = doc.lines
+        if not lines:
+            return False
+        return sum(line.startswith(_BULLETS) for line in lines) / len(lines) <= self.max_fraction
+
+
+def _repeated_share(parts: list[str]) -> tuple[float, float]:
+    """Share of ``parts`` (and of their characters) that repeat an earlier part of the same document."""
+    seen: set[str] = set()
+    repeated = repeated_chars = 0
+    for part in parts:
+        if part in seen:
+            repeated += 1
+            repeated_chars += len(part)
+        seen.add(part)
+    total_chars = sum(len(part) for part in parts)
+    return repeated / len(parts), (repeated_chars / total_chars if total_chars else 0.0)
+
+
+@dataclass(frozen=True)
+class RepeatedLines(QualityRule):
+    """Drop documents made of repeated lines or paragraphs (Gopher: 0.30 of lines, 0.20 of their characters;
+    0.30 of paragraphs, 0.20 of their characters). A line counts as repeated from its second occurrence on."""
+
+    max_line_fraction: float = 0.30
+    max_line_char_fraction: float = 0.20
+    max_paragraph_fraction: float = 0.30
+    max_paragraph_char_fraction: float = 0.20
+    name: ClassVar[str] = "repeated_lines"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        _check_fraction("RepeatedLines", max_line_fraction=self.max_line_fraction,
+                        max_line_char_fraction=self.max_line_char_fraction,
+                        max_paragraph_fraction=self.max_paragraph_fraction,
+                        max_paragraph_char_fraction=self.max_paragraph_char_fraction)
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        if not doc.lines:
+            return False
+        share, char_share = _repeated_share(doc.lines)
+        if share > self.max_line_fraction or char_share > self.max_line_char_fraction:
+            return False
+        share, char_share = _repeated_share(doc.paragraphs)
+        return share <= self.max_paragraph_fraction and char_share <= self.max_paragraph_char_fraction
+
+
+def _default_top_ngrams() -> dict[int, float]:
+    return {2: 0.20, 3: 0.18, 4: 0.16}
+
+
+def _default_duplicate_ngrams() -> dict[int, float]:
+    return {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+
+
+@dataclass(frozen=True)
+class RepeatedNGrams(QualityRule):
+    """Drop documents dominated by repeated word n-grams (Gopher, table A1).
+
+    ``top``: for n = 2, 3, 4, the most frequent n-gram (if it occurs more than once) may cover at most this share
+    of the word characters (0.20, 0.18, 0.16). ``duplicate``: for n = 5..10, the words inside n-grams that repeat
+    an earlier n-gram may hold at most this share of the characters (0.15 down to 0.10); overlapping n-grams
+    count each word once.
+    """
+
+    top: dict[int, float] = field(default_factory=_default_top_ngrams)
+    duplicate: dict[int, float] = field(default_factory=_default_duplicate_ngrams)
+    name: ClassVar[str] = "repeated_ngrams"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+
+    def __post_init__(self):
+        for n, share in {**self.top, **self.duplicate}.items():
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"RepeatedNGrams: n-gram sizes must be positive integers; got {n!r}.")
+            _check_fraction("RepeatedNGrams", **{f"n={n}": share})
+
+    def __hash__(self):  # the generated hash would fail on the dict fields
+        return hash((tuple(sorted(self.top.items())), tuple(sorted(self.duplicate.items()))))
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        words, total = doc.lowercase_words, doc.word_characters
+        if not total:
+            return False
+        for n, limit in self.top.items():
+            if len(words) < n:
+                continue
+            counts = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+            gram, count = counts.most_common(1)[0]
+            if count > 1 and sum(len(w) for w in gram) * count / total > limit:
+                return False
+        for n, limit in self.duplicate.items():
+            if len(words) < n:
+                continue
+            covered = bytearray(len(words))
+            seen: set[tuple[str, ...]] = set()
+            for i in range(len(words) - n + 1):
+                gram = tuple(words[i : i + n])
+                if gram in seen:
+                    covered[i : i + n] = b"\x01" * n
+                else:
+                    seen.add(gram)
+            if sum(len(w) for w, flag in zip(words, covered) if flag) / total > limit:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class LeftoverMarkup(QualityRule):
+    """Drop documents with leftover HTML or code and placeholder text.
+
+    ``max_tag_density``: HTML tags and character entities per word (default 0.02, one per 50 words: our choice,
+    no published value). ``phrases`` (C4: "lorem ipsum") and ``characters`` (C4: "{", a sign of code) drop a
+    document on a single occurrence; pass empty tuples to turn them off.
+    """
+
+    max_tag_density: float = 0.02
+    phrases: tuple[str, ...] = ("lorem ipsum",)
+    characters: tuple[str, ...] = ("{",)
+    name: ClassVar[str] = "markup"
+    source: ClassVar[str] = "C4 (Raffel et al. 2020) for phrases and '{'; tag density: greennlp"
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        text = doc.text
+        if any(ch in text for ch in self.characters):
+            return False
+        lowered = text.lower()
+        if any(phrase in lowered for phrase in self.phrases):
+            return False
+        if "<" not in text and "&" not in text:
+            return True
+        markup = len(_HTML_TAG.findall(text)) + len(_HTML_ENTITY.findall(text))
+        return markup / max(len(doc.words), 1) <= self.max_tag_density
+
+
+def stop_words_for(language: str) -> frozenset[str]:
+    """spaCy's stop-word list for ``language`` (an ISO code such as "de"); works offline."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+    except ModuleNotFoundError as error:
+        raise ValueError(f"spaCy has no stop-word list for language {language!r}; pass stop_words= yourself.") \
+            from error
+    return frozenset(module.STOP_WORDS)
+
+
+@dataclass(frozen=True)
+class StopWords(QualityRule):
+    """Keep documents in the target language: at least ``min_stop_words`` distinct stop words, and at least
+    ``min_fraction`` of words that are stop words.
+
+    Defaults follow Gopher: two of "the, be, to, of, and, that, have, with" for English. For other languages
+    the list is spaCy's (``stop_words_for(language)``); pass ``stop_words`` to use your own.
+    """
+
+    language: str = "en"
+    min_stop_words: int = 2
+    min_fraction: float = 0.0
+    stop_words: frozenset[str] | None = None
+    name: ClassVar[str] = "stop_words"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), section A.1.1; other languages: spaCy stop-word lists"
+
+    def __post_init__(self):
+        _check_fraction("StopWords", min_fraction=self.min_fraction)
+        if self.stop_words is None:
+            words = GOPHER_STOP_WORDS if self.language == "en" else stop_words_for(self.language)
+            object.__setattr__(self, "stop_words", frozenset(words))
+        else:
+            object.__setattr__(self, "stop_words", frozenset(w.lower() for w in self.stop_words))
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        words = doc.lowercase_words
+        if not words:
+            return False
+        hits = [word for word in words if word in self.stop_words]
+        return len(set(hits)) >= self.min_stop_words and len(hits) / len(words) >= self.min_fraction
+
+
+@dataclass(frozen=True)
+class FoulWords(QualityRule):
+    """Drop documents containing more than ``max_count`` words from a list you provide.
+
+    No list ships with greennlp (C4 used the "List of Dirty, Naughty, Obscene or Otherwise Bad Words"; choose
+    and licence your own). Give ``words`` or ``words_file`` (one word or phrase per line, matched lowercased).
+    """
+
+    words: frozenset[str] = frozenset()
+    words_file: str | Path | None = None
+    max_count: int = 0
+    name: ClassVar[str] = "foul_words"
+    source: ClassVar[str] = "C4 (Raffel et al. 2020); word list supplied by the user"
+
+    def __post_init__(self):
+        words = {w.strip().lower() for w in self.words if w.strip()}
+        if self.words_file is not None:
+            path = Path(self.words_file)
+            if not path.is_file():
+                raise ValueError(f"FoulWords(words_file={str(path)!r}): no such file.")
+            words |= {line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+        if not words:
+            raise ValueError("FoulWords needs a word list: pass words={...} or words_file='list.txt' "
+                             "(greennlp ships none).")
+        object.__setattr__(self, "words", frozenset(w for w in words if " " not in w))
+        object.__setattr__(self, "_phrases", tuple(w for w in words if " " in w))
+
+    def keeps(self, doc: DocumentStats) -> bool:
+        count = sum(1 for word in doc.lowercase_words if word.strip(".,;:!?\"'()") in self.words)
+        if self._phrases:
+            lowered = " ".join(doc.lowercase_words)
+            count += sum(lowered.count(phrase) for phrase in self._phrases)
+        return count <= self.max_count
+
+
+def default_rules(language: str = "en") -> list[QualityRule]:
+    """The default chain, cheapest first: the Gopher quality and repetition filters plus C4's markup tests.
+
+    ``FoulWords`` is not included because it needs a list that you supply.
+    """
+    return [
+        WordCount(),
+        MeanWordLength(),
+        AlphabeticWords(),
+        SymbolRatio(),
+        EllipsisLines(),
+        BulletLines(),
+        LeftoverMarkup(),
+        StopWords(language=language),
+        RepeatedLines(),
+        RepeatedNGrams(),
+    ]
+
+
+def check_rules(rules: Iterable[QualityRule]) -> list[QualityRule]:
+    """Validate a rule list: every item a :class:`QualityRule`, names unique (they label the reason column)."""
+    rules = list(rules)
+    if not rules:
+        raise ValueError("rules is empty: pass None for the default chain or a list of QualityRule objects.")
+    names = []
+    for rule in rules:
+        if not isinstance(rule, QualityRule):
+            raise TypeError(f"rules must hold QualityRule objects (e.g. WordCount()); got {type(rule).__name__}.")
+        names.append(rule.name)
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"rule names must be unique, but {duplicates} appear more than once.")
+    return rules
+
+
+def drop_reasons(text: str | None, rules: list[QualityRule], all_reasons: bool = False) -> str:
+    """The name of the first rule that ``text`` fails ("" when every rule keeps it), or all names joined by ","."""
+    doc = DocumentStats(text)
+    failed = []
+    for rule in rules:
+        if not rule.keeps(doc):
+            if not all_reasons:
+                return rule.name
+            failed.append(rule.name)
+    return ",".join(failed)
