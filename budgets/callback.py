@@ -1,0 +1,217 @@
+"""``BudgetCallback``: attach to a ``Trainer`` in one line and get the run's price tag (time, FLOPs measured on
+real steps, tokens and examples seen, peak memory, energy) as ``price_tag.json`` beside the run."""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import TrainerCallback
+
+from .energy import EnergyMeter
+from .flops import flop_counter
+from .price_tag import PriceTag
+
+logger = logging.getLogger(__name__)
+
+
+class BudgetCallback(TrainerCallback):
+    """Record the price tag of a ``Trainer`` run; the result is ``self.price_tag_`` and ``price_tag.json``.
+
+    FLOPs are counted with ``FlopCounterMode`` on ``flop_steps`` real optimizer steps spread evenly over the
+    run (so length-grouped or bucketed batches are sampled fairly), then extrapolated to the whole run by the
+    number of tokens processed (padding included, since padding is computed). Tokens and examples are read
+    by a forward pre-hook on the model in training mode, so evaluation passes are not counted. Metrics from
+    ``trainer.evaluate()`` (during or after training) are added to the saved price tag.
+
+    Parameters
+    ----------
+    output_dir:
+        Folder for ``price_tag.json``; default the Trainer's ``output_dir``. ``save=False`` writes nothing.
+    run_name:
+        Name in the price tag; default the Trainer's ``run_name`` or the output folder's name.
+    flop_steps:
+        Number of optimizer steps measured with the FLOP counter (each such step runs a little slower).
+    use_codecarbon:
+        ``None`` uses codecarbon's offline tracker when installed, else a labelled estimate (see
+        :class:`budgets.EnergyMeter`); ``False`` always estimates.
+    country_iso_code:
+        Country for codecarbon's carbon intensity.
+
+    Examples
+    --------
+    >>> budget = BudgetCallback()                                             # doctest: +SKIP
+    >>> trainer = Trainer(model, args, train_dataset=train, callbacks=[budget])  # doctest: +SKIP
+    >>> trainer.train(); trainer.evaluate()                                   # doctest: +SKIP
+    >>> print(budget.price_tag_.markdown_row(["eval_accuracy"]))              # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike | None = None,
+        run_name: str | None = None,
+        flop_steps: int = 4,
+        use_codecarbon: bool | None = None,
+        country_iso_code: str = "USA",
+        save: bool = True,
+    ) -> None:
+        if flop_steps < 1:
+            raise ValueError(f"flop_steps must be >= 1 (steps measured for FLOPs); got {flop_steps}.")
+        self.output_dir = output_dir
+        self.run_name = run_name
+        self.flop_steps = flop_steps
+        self.use_codecarbon = use_codecarbon
+        self.country_iso_code = country_iso_code
+        self.save = save
+        self.price_tag_: PriceTag | None = None
+        self._latest_metrics: dict[str, float] = {}
+
+    # -- recording -------------------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if model is None:
+            raise ValueError("BudgetCallback needs the Trainer to pass `model` to callbacks (Trainer does).")
+        self._model = model
+        self._counts = np.zeros(3, dtype=np.int64)  # examples, non-padding tokens, padded tokens
+        self._hook = model.register_forward_pre_hook(self._count_inputs, with_kwargs=True)
+        total = max(int(state.max_steps), 1)
+        self._measure_at = set(np.linspace(0, total - 1, min(self.flop_steps, total)).round().astype(int).tolist())
+        self._counter = None
+        self._measured_flops = 0
+        self._measured_padded_tokens = 0
+        self._measured_steps = 0
+        self._first_step = state.global_step
+        self._peak_rss = _rss_mb()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self._meter = EnergyMeter(use_codecarbon=self.use_codecarbon, country_iso_code=self.country_iso_code)
+        self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._meter.start()
+        self._start = time.perf_counter()
+
+    def _count_inputs(self, module, args, kwargs):
+        if not module.training:
+            return
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if not isinstance(input_ids, torch.Tensor):
+            return
+        mask = kwargs.get("attention_mask")
+        real = int(mask.sum()) if isinstance(mask, torch.Tensor) else input_ids.numel()
+        self._counts += (input_ids.shape[0], real, input_ids.numel())
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step - self._first_step in self._measure_at and self._counter is None:
+            self._padded_before = int(self._counts[2])
+            self._counter = flop_counter()
+            self._counter.__enter__()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._counter is not None:
+            self._stop_counter()
+        self._peak_rss = max(self._peak_rss, _rss_mb())
+
+    def _stop_counter(self) -> None:
+        counter, self._counter = self._counter, None
+        counter.__exit__(None, None, None)
+        self._measured_flops += int(counter.get_total_flops())
+        self._measured_padded_tokens += int(self._counts[2]) - self._padded_before
+        self._measured_steps += 1
+
+    def on_train_end(self, args, state, control, **kwargs):
+        wall = time.perf_counter() - self._start
+        if self._counter is not None:  # training stopped inside a measured step
+            self._stop_counter()
+        self._hook.remove()
+        energy = self._meter.stop()
+        examples, tokens, padded = (int(v) for v in self._counts)
+        steps = state.global_step - self._first_step
+        if self._measured_padded_tokens > 0:
+            flops = self._measured_flops / self._measured_padded_tokens * padded
+            method = (f"FlopCounterMode on {self._measured_steps} of {steps} optimizer steps "
+                      f"({self._measured_padded_tokens:,} tokens), extrapolated by tokens incl. padding")
+        else:
+            flops = self._measured_flops / max(self._measured_steps, 1) * steps
+            method = f"FlopCounterMode on {self._measured_steps} of {steps} optimizer steps, extrapolated by steps"
+        if torch.cuda.is_available():
+            peak, memory_method = torch.cuda.max_memory_allocated() / 2**20, "torch.cuda.max_memory_allocated"
+        else:
+            peak, memory_method = self._peak_rss, "max process RSS sampled at each optimizer step end"
+        model = self._model
+        self.price_tag_ = PriceTag(
+            run_name=self.run_name or getattr(args, "run_name", None) or Path(args.output_dir).name,
+            model_name=str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__),
+            n_parameters=int(sum(p.numel() for p in model.parameters())),
+            device=str(args.device),
+            wall_time_s=wall,
+            optimizer_steps=int(steps),
+            epochs=float(state.epoch or 0.0),
+            examples_seen=examples,
+            tokens_seen=tokens,
+            padded_tokens_seen=padded,
+            examples_per_second=examples / wall if wall > 0 else 0.0,
+            tokens_per_second=tokens / wall if wall > 0 else 0.0,
+            train_flops=float(flops),
+            flops_measured_steps=self._measured_steps,
+            flops_method=method,
+            trainer_flops_estimate=float(getattr(state, "total_flos", 0.0) or 0.0),
+            peak_memory_mb=float(peak),
+            memory_method=memory_method,
+            started_at=self._started_at,
+            environment=_environment(),
+            **energy,
+        )
+        self._model = None
+        self._write(args)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics:
+            return
+        self._latest_metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        if self.price_tag_ is not None:  # evaluation after training: add it to the saved tag
+            self.price_tag_.metrics.update(self._latest_metrics)
+            self._write(args)
+
+    def _write(self, args) -> None:
+        if self._latest_metrics and not self.price_tag_.metrics:
+            self.price_tag_.metrics.update(self._latest_metrics)
+        if self.save and getattr(args, "should_save", True):  # only the main process writes
+            path = self.price_tag_.save(self.output_dir or args.output_dir)
+            logger.info("Price tag written to %s", path)
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _environment() -> dict[str, str]:
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    environment = {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cpu": cpu,
+        "cpu_threads": str(torch.get_num_threads()),
+        "python": platform.python_version(),
+    }
+    if torch.cuda.is_available():
+        environment["gpu"] = torch.cuda.get_device_name()
+    return environment

@@ -1,0 +1,68 @@
+import json
+import sys
+
+import pytest
+from datasets import Dataset
+from transformers import DataCollatorWithPadding, Trainer
+
+from budgets import BudgetCallback, PriceTag
+from encoders import efficient_training_args, load_encoder
+from conftest import synthetic_sentiment
+from flops_analytic import analytic_bert_classifier_flops
+
+
+def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2):
+    data = Dataset.from_dict(synthetic_sentiment(n, seed=1))
+    data = data.map(lambda b: tokenizer(b["text"], padding=padding, max_length=20, truncation=True), batched=True)
+    data = data.remove_columns("text").rename_column("label", "labels")
+    model = load_encoder("tiny", num_labels=2, tokenizer=tokenizer, seed=0)
+    args = efficient_training_args(
+        str(tmp_path), num_train_epochs=epochs, per_device_train_batch_size=16, learning_rate=1e-3, bf16=False,
+        logging_strategy="no", seed=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=data,
+                      data_collator=DataCollatorWithPadding(tokenizer), callbacks=[callback])
+    trainer.train()
+    trainer.evaluate()
+    return data, model
+
+
+def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, monkeypatch):
+    monkeypatch.setitem(sys.modules, "codecarbon", None)  # import codecarbon -> ImportError
+    callback = BudgetCallback(flop_steps=2)
+    data, model = _run(tmp_path, tiny_tokenizer, callback, padding="max_length")
+    tag = callback.price_tag_
+    saved = json.loads((tmp_path / "price_tag.json").read_text())
+    assert saved["run_name"] == tag.run_name and saved["metrics"]["eval_loss"] == pytest.approx(tag.metrics["eval_loss"])
+    assert PriceTag.load(tmp_path) == tag
+    assert not list(tmp_path.glob(".price_tag.json.*"))  # atomic write left no temp file
+    assert tag.optimizer_steps == 6 and tag.examples_seen == 96
+    assert tag.padded_tokens_seen == 96 * 20
+    assert tag.tokens_seen == 2 * sum(sum(m) for m in data["attention_mask"])
+    assert tag.wall_time_s > 0 and tag.examples_per_second > 0 and tag.peak_memory_mb > 0
+    assert tag.energy_method.startswith("estimate") and tag.energy_kwh > 0 and tag.co2e_kg > 0
+    assert tag.flops_measured_steps == 2 and "extrapolated" in tag.flops_method
+    assert tag.n_parameters == sum(p.numel() for p in model.parameters())
+    # every batch is 16 x 20 tokens: the extrapolated total equals the analytic count (1% tolerance)
+    expected = 6 * 3 * analytic_bert_classifier_flops(model.config, 16, 20)
+    assert tag.train_flops == pytest.approx(expected, rel=0.01)
+    row = tag.markdown_row(["eval_loss"])
+    assert row.startswith(f"| {tag.run_name} |") and row.count("|") == PriceTag.markdown_header().split("\n")[0].count("|") + 1
+
+
+def test_extrapolation_with_dynamic_padding(tmp_path, tiny_tokenizer):
+    sampled = BudgetCallback(output_dir=tmp_path / "a", flop_steps=2, use_codecarbon=False)
+    _run(tmp_path / "a", tiny_tokenizer, sampled, padding=False)
+    every = BudgetCallback(output_dir=tmp_path / "b", flop_steps=100, use_codecarbon=False)
+    _run(tmp_path / "b", tiny_tokenizer, every, padding=False)
+    assert every.price_tag_.flops_measured_steps == every.price_tag_.optimizer_steps == 6
+    assert sampled.price_tag_.padded_tokens_seen == every.price_tag_.padded_tokens_seen
+    # batch lengths vary, attention is quadratic: extrapolating by tokens stays within 10% of measuring all
+    assert sampled.price_tag_.train_flops == pytest.approx(every.price_tag_.train_flops, rel=0.10)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="flop_steps must be >= 1"):
+        BudgetCallback(flop_steps=0)
+    with pytest.raises(FileNotFoundError, match="No price tag"):
+        PriceTag.load("/nonexistent/folder")
