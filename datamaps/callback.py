@@ -1,0 +1,342 @@
+"""``DataMapCallback``: record training dynamics inside ``transformers.Trainer`` with one line.
+
+Default mode (``"train"``) reads the logits of the training forward pass itself through a forward hook, so
+recording costs no extra forward pass (as the original cartography code does). Mode ``"eval"`` instead runs
+one clean pass (dropout off) over the training set at each epoch end, or ``snapshots_per_epoch`` times per
+epoch. Rows are identified by content (see :mod:`datamaps.matching`), so shuffling, length grouping,
+gradient accumulation, DDP sharding and resuming need no special settings.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from transformers import Trainer, TrainerCallback
+
+from .matching import ExampleIndex
+from .recorder import DynamicsRecorder, gather_observations
+from .storage import FORMAT_VERSION, METADATA_FILE, epoch_path, list_epochs, write_json
+
+logger = logging.getLogger(__name__)
+
+MODES = ("train", "eval")
+
+
+class DataMapError(ValueError):
+    """Raised when a training run cannot be recorded as a data map; the message says how to fix it."""
+
+
+class DataMapCallback(TrainerCallback):
+    """Record, for every training example and epoch, p(gold), argmax == gold and the logit margin.
+
+    Parameters
+    ----------
+    output_dir:
+        Where the map is written: one Parquet file per epoch plus ``metadata.json``. Load it with
+        ``DataMap.load(output_dir)``.
+    mode:
+        ``"train"`` (default) reads the training forward pass: no extra compute, but records come from a
+        model in training mode (dropout on) at different points of the epoch, as in Swayamdipta et al. 2020.
+        ``"eval"`` runs one clean pass over the training set at each epoch end (about 1.4x slower).
+    id_column:
+        A column of the training dataset with the examples' own ids (strings allowed). It may be removed by
+        ``remove_unused_columns``; the ids are read from the Trainer's dataset. Default: row positions.
+    store_probabilities:
+        Also store the full probability vector of each record (enables ``el2n`` and JSONL export).
+    snapshots_per_epoch:
+        With ``mode="eval"``, record K evenly spaced snapshots per epoch (useful for 1-3 epoch fine-tuning).
+    eval_batch_size:
+        Batch size of the clean pass; defaults to ``per_device_eval_batch_size``.
+
+    Examples
+    --------
+    >>> trainer = Trainer(model=model, args=args, train_dataset=train,
+    ...                   callbacks=[DataMapCallback(output_dir="maps/sst2")])   # doctest: +SKIP
+    >>> trainer.train()                                                          # doctest: +SKIP
+    >>> DataMap.load("maps/sst2").table                                          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        mode: str = "train",
+        id_column: str | None = None,
+        store_probabilities: bool = False,
+        snapshots_per_epoch: int = 1,
+        eval_batch_size: int | None = None,
+    ):
+        if mode not in MODES:
+            raise DataMapError(f"mode must be one of {MODES}; got {mode!r}.")
+        if not isinstance(snapshots_per_epoch, int) or snapshots_per_epoch < 1:
+            raise DataMapError(f"snapshots_per_epoch must be a positive integer; got {snapshots_per_epoch!r}.")
+        if snapshots_per_epoch > 1 and mode != "eval":
+            raise DataMapError(
+                "snapshots_per_epoch > 1 needs mode='eval': the training pass sees each example once per epoch."
+            )
+        self.output_dir = Path(output_dir)
+        self.mode = mode
+        self.id_column = id_column
+        self.store_probabilities = store_probabilities
+        self.snapshots_per_epoch = snapshots_per_epoch
+        self.eval_batch_size = eval_batch_size
+        self._recorder: DynamicsRecorder | None = None
+        self._hook = None
+        self._epoch = 0
+        self._snapshot_steps: list[int] = []
+        self._checked_first_batch = False
+
+    # --- Trainer events ------------------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+        if train_dataloader is None or model is None:
+            raise DataMapError("DataMapCallback needs a Trainer with a train_dataset.")
+        self._dataloader = train_dataloader
+        dataset = train_dataloader.dataset
+        if isinstance(dataset, torch.utils.data.IterableDataset):
+            raise DataMapError(
+                "DataMapCallback needs a map-style training dataset (a datasets.Dataset with a length): a data "
+                "map has one row per example. Streaming (IterableDataset) training is not supported."
+            )
+        self._check_model(model)
+        ids = self._example_ids(dataset)
+        index = ExampleIndex.from_dataset(dataset) if self.mode == "train" else None
+        self._recorder = DynamicsRecorder(self.output_dir, len(dataset), index, ids, self.store_probabilities)
+        self._is_writer = state.is_world_process_zero
+        self._resume(state)
+        self._write_metadata(args, state, model, len(dataset))
+        if self.mode == "train":
+            self._hook = model.register_forward_hook(self._on_forward, with_kwargs=True)
+        else:
+            self._model = model
+            self._args = args
+        self._checked_first_batch = False
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._epoch = _epoch_index(state.epoch)
+        if self.mode == "eval" and self.snapshots_per_epoch > 1:
+            steps = math.ceil(len(self._dataloader) / args.gradient_accumulation_steps)
+            first = self._epoch * steps
+            self._snapshot_steps = [
+                first + math.ceil(steps * (k + 1) / self.snapshots_per_epoch) for k in range(self.snapshots_per_epoch - 1)
+            ]
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.mode == "eval" and state.global_step in self._snapshot_steps:
+            self._clean_pass(snapshot=self._snapshot_steps.index(state.global_step))
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.mode == "eval":
+            self._clean_pass(snapshot=self.snapshots_per_epoch - 1)
+        observations = gather_observations(self._recorder.buffer())
+        if observations is not None:
+            self._recorder.write_epoch(self._epoch, observations)
+            self._recorder.remove_partials()
+            self._update_metadata(epochs=list_epochs(self.output_dir))
+        self._recorder.clear()
+        self._epoch += 1
+
+    def on_save(self, args, state, control, **kwargs):
+        if self._recorder is None:
+            return
+        observations = gather_observations(self._recorder.buffer())
+        if observations is not None and len(observations["key"]):
+            self._recorder.save_partial(state.global_step, self._epoch, observations)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    # --- recording -----------------------------------------------------------------------------------------
+    def _on_forward(self, module, args, kwargs, output):
+        if not module.training:
+            return
+        logits = _logits_of(output)
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if input_ids is None:
+            raise DataMapError("DataMapCallback identifies examples by `input_ids`, but the model got none.")
+        attention_mask = kwargs.get("attention_mask")
+        labels = kwargs.get("labels")
+        index = self._recorder.index
+        if not self._checked_first_batch:
+            _check_batch(logits, labels if labels is not None else _labels_or_error(index))
+            self._checked_first_batch = True
+        ids = input_ids.detach().cpu().numpy()
+        mask = None if attention_mask is None else attention_mask.detach().cpu().numpy()
+        groups = index.lookup(ids, mask)
+        if (groups < 0).any():
+            raise DataMapError(
+                f"{int((groups < 0).sum())} rows of a training batch match no example of the training dataset. "
+                "The data collator changes input_ids (e.g. masking or augmentation), or the dataset changed after "
+                "the Trainer was built. Use DataMapCallback(mode='eval'), which reads the dataset in order."
+            )
+        gold = labels.detach().view(-1) if labels is not None else torch.from_numpy(index.group_label(groups))
+        self._recorder.record(logits, gold, groups)
+
+    @torch.no_grad()
+    def _clean_pass(self, snapshot: int) -> None:
+        model, args, loader = self._model, self._args, self._dataloader
+        dataset = loader.dataset
+        rank, world = args.process_index, max(args.world_size, 1)
+        rows = np.arange(rank, len(dataset), world)
+        batch_size = self.eval_batch_size or args.per_device_eval_batch_size
+        clean = DataLoader(
+            torch.utils.data.Subset(dataset, rows.tolist()), batch_size=batch_size, collate_fn=loader.collate_fn
+        )
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        start = 0
+        for batch in clean:
+            batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+            labels = batch.pop("labels", None)
+            if labels is None:
+                labels = batch.pop("label", None)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(args.bf16)):
+                logits = _logits_of(model(**batch))
+            if not self._checked_first_batch:
+                _check_batch(logits, labels if labels is not None else _labels_or_error(None))
+                self._checked_first_batch = True
+            self._recorder.record(logits, labels.view(-1), rows[start : start + len(logits)], snapshot)
+            start += len(logits)
+        model.train(was_training)
+
+    # --- set-up --------------------------------------------------------------------------------------------
+    def _check_model(self, model) -> None:
+        config = getattr(model, "config", None)
+        num_labels = getattr(config, "num_labels", None)
+        problem = getattr(config, "problem_type", None)
+        if problem == "regression" or num_labels == 1:
+            raise DataMapError(
+                "DataMapCallback supports single-label classification; this model is set up for regression "
+                "(num_labels == 1). Regression data maps are not supported yet."
+            )
+        if problem == "multi_label_classification":
+            raise DataMapError(
+                "DataMapCallback supports single-label classification; multi-label targets are not supported yet."
+            )
+        self._num_labels = num_labels
+
+    def _example_ids(self, dataset) -> np.ndarray | None:
+        if self.id_column is None:
+            return None
+        source = dataset if self.id_column in getattr(dataset, "column_names", ()) else _trainer_train_dataset()
+        if source is None or self.id_column not in getattr(source, "column_names", ()):
+            raise DataMapError(
+                f"id_column={self.id_column!r} is not a column of the training dataset. Add it, or leave "
+                "id_column=None to identify examples by row position."
+            )
+        if len(source) != len(dataset):
+            raise DataMapError("The Trainer's train_dataset and its dataloader's dataset differ in length.")
+        ids = np.asarray(source[self.id_column])
+        unique, counts = np.unique(ids, return_counts=True)
+        if (counts > 1).any():
+            raise DataMapError(
+                f"id_column={self.id_column!r} has duplicate ids (e.g. {unique[counts > 1][:3].tolist()}); "
+                "a data map needs one id per example."
+            )
+        return ids
+
+    def _resume(self, state) -> None:
+        """Continue an interrupted record: restore the unfinished epoch, drop epochs recorded after the checkpoint."""
+        self._epoch = _epoch_index(state.epoch) if state.global_step > 0 else 0
+        if self._is_writer:
+            for epoch in list_epochs(self.output_dir):
+                if epoch >= self._epoch:
+                    epoch_path(self.output_dir, epoch).unlink()
+        if state.global_step == 0:
+            if self._is_writer:
+                self._recorder.remove_partials()
+            return
+        restored = self._is_writer and self._recorder.load_partial(state.global_step)
+        if self._is_writer and not restored and not float(state.epoch).is_integer():
+            logger.warning(
+                "DataMapCallback: resuming mid-epoch at step %d without a saved record of that epoch's first part; "
+                "epoch %d of the map will miss those examples.", state.global_step, self._epoch,
+            )
+
+    def _write_metadata(self, args, state, model, num_examples: int) -> None:
+        if not self._is_writer:
+            return
+        config = getattr(model, "config", None)
+        self._metadata: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "mode": self.mode,
+            "num_examples": num_examples,
+            "num_labels": self._num_labels,
+            "id_column": self.id_column,
+            "store_probabilities": self.store_probabilities,
+            "snapshots_per_epoch": self.snapshots_per_epoch,
+            "model_name": getattr(config, "_name_or_path", None) or type(model).__name__,
+            "label_names": {int(k): v for k, v in (getattr(config, "id2label", None) or {}).items()},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "epochs": list_epochs(self.output_dir),
+            "num_train_epochs": args.num_train_epochs,
+        }
+        write_json(self.output_dir / METADATA_FILE, self._metadata)
+
+    def _update_metadata(self, **changes: Any) -> None:
+        self._metadata.update(changes)
+        write_json(self.output_dir / METADATA_FILE, self._metadata)
+
+
+def _epoch_index(epoch: float | None) -> int:
+    return int(math.floor((epoch or 0.0) + 1e-6))
+
+
+def _logits_of(output) -> torch.Tensor:
+    logits = getattr(output, "logits", None)
+    if logits is None and isinstance(output, dict):
+        logits = output.get("logits")
+    if logits is None:
+        raise DataMapError(
+            f"The model's output ({type(output).__name__}) has no `logits`; DataMapCallback needs a "
+            "sequence-classification model (e.g. AutoModelForSequenceClassification)."
+        )
+    return logits
+
+
+def _check_batch(logits: torch.Tensor, labels: torch.Tensor | None) -> None:
+    """Fail at the first batch, with the fix, on inputs a data map cannot describe."""
+    if logits.dim() != 2:
+        raise DataMapError(
+            f"Expected logits of shape (batch, num_labels); got {tuple(logits.shape)}. Token-level tasks are not "
+            "supported yet."
+        )
+    if logits.shape[-1] == 1:
+        raise DataMapError("The model outputs one logit per example (regression): not supported yet.")
+    if labels is None:
+        return
+    if labels.dim() > 1 and labels.shape[-1] > 1:
+        raise DataMapError(
+            f"Labels of shape {tuple(labels.shape)} look multi-label; DataMapCallback supports one class id per "
+            "example (multi-label maps are not supported yet)."
+        )
+    if labels.is_floating_point():
+        raise DataMapError("Labels are floating point (regression targets); DataMapCallback needs class ids.")
+
+
+def _labels_or_error(index: ExampleIndex | None) -> None:
+    if index is None or index.labels is None:
+        raise DataMapError(
+            "The training batch has no `labels` and the dataset has no label column: a data map needs the gold "
+            "label of every example. Add a `label` column to the training dataset."
+        )
+
+
+def _trainer_train_dataset():
+    """The ``train_dataset`` of the Trainer that is running this callback (found on the call stack)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, Trainer):
+            return candidate.train_dataset
+        frame = frame.f_back
+    return None

@@ -1,0 +1,73 @@
+"""Draw a data map as in Swayamdipta et al. (2020): variability (x) vs confidence (y), coloured by
+correctness, with region labels and histograms of the three metrics. Hexbin density for large maps."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .storage import atomic_write  # noqa: E402
+
+DENSITY_THRESHOLD = 50_000
+_FORMATS = {".png", ".svg", ".pdf"}
+
+
+def plot_data_map(data_map, path: str | os.PathLike | None = None, title: str | None = None,
+                  max_points: int | None = None, density: bool | None = None, seed: int = 0):
+    """Draw ``data_map`` and save it to ``path`` (format from the extension: .png, .svg or .pdf).
+
+    ``density`` switches the scatter to a hexbin of point density; by default above 50,000 examples.
+    ``max_points`` subsamples the scatter (seeded) for lighter files. Returns the matplotlib Figure.
+    """
+    if path is not None and Path(path).suffix.lower() not in _FORMATS:
+        raise ValueError(f"Unsupported figure format {Path(path).suffix!r}; use one of {sorted(_FORMATS)}.")
+    table = data_map.table.dropna(subset=["confidence", "variability"])
+    if density is None:
+        density = len(table) > DENSITY_THRESHOLD
+    shown = table
+    if max_points is not None and len(table) > max_points:
+        shown = table.sample(n=max_points, random_state=seed)
+
+    figure = plt.figure(figsize=(11, 7))
+    grid = figure.add_gridspec(3, 2, width_ratios=[3, 1], hspace=0.45, wspace=0.25)
+    axis = figure.add_subplot(grid[:, 0])
+    if density:
+        image = axis.hexbin(shown["variability"], shown["confidence"], gridsize=60, bins="log", cmap="viridis", mincnt=1)
+        figure.colorbar(image, ax=axis, label="examples (log)")
+    else:
+        levels = np.round(shown["correctness"].to_numpy(dtype=float), 1)
+        scatter = axis.scatter(shown["variability"], shown["confidence"], c=levels, cmap="coolwarm_r",
+                               s=max(2, min(20, 20000 / max(len(shown), 1))), alpha=0.6, vmin=0, vmax=1, linewidths=0)
+        figure.colorbar(scatter, ax=axis, label="correctness")
+    axis.set_xlabel("variability")
+    axis.set_ylabel("confidence")
+    axis.set_ylim(-0.02, 1.02)
+    axis.set_xlim(left=0)
+    _label_regions(axis, table)
+    epochs = data_map.metadata.get("epochs_used")
+    axis.set_title(title or f"Data map: {len(table):,} examples" + (f", {len(epochs)} epochs" if epochs else ""))
+
+    for row, (column, colour) in enumerate((("confidence", "tab:purple"), ("variability", "tab:teal"),
+                                           ("correctness", "tab:blue"))):
+        histogram = figure.add_subplot(grid[row, 1])
+        histogram.hist(table[column].dropna(), bins=20, color=colour if colour != "tab:teal" else "teal")
+        histogram.set_title(column, fontsize=10)
+        histogram.tick_params(labelsize=8)
+    if path is not None:
+        path = Path(path)
+        atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=150, bbox_inches="tight",
+                                                            format=path.suffix[1:].lower()))
+    return figure
+
+
+def _label_regions(axis, table) -> None:
+    box = dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.8)
+    right = float(table["variability"].max() or 0.5)
+    axis.annotate("easy-to-learn", xy=(0.02 * right, 0.93), fontsize=11, bbox=box)
+    axis.annotate("hard-to-learn", xy=(0.02 * right, 0.05), fontsize=11, bbox=box)
+    axis.annotate("ambiguous", xy=(0.75 * right, 0.5), fontsize=11, bbox=box)

@@ -1,0 +1,170 @@
+"""Per-epoch buffer of training dynamics: record batches, then write one Parquet file per epoch.
+
+Independent of the Trainer (the callback feeds it), so the recording path can be driven and measured alone.
+Memory is O(examples in one epoch): each finished epoch goes to disk and the buffer is emptied.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .matching import ExampleIndex
+from .metrics import gold_statistics
+from .storage import epoch_path, partial_path, read_table, write_table, PARTIAL_DIR
+
+logger = logging.getLogger(__name__)
+
+_FIELDS = {"key": np.int64, "gold": np.int64, "p_gold": np.float32, "correct": bool, "margin": np.float32,
+           "snapshot": np.int16}
+
+
+class DynamicsRecorder:
+    """Collect per-example statistics for the current epoch and write them when it ends.
+
+    Parameters
+    ----------
+    output_dir:
+        Folder of the data map.
+    num_examples:
+        Size of the training set.
+    index:
+        Content index used to turn batch rows into example rows (training-pass mode). ``None`` when the
+        caller already knows the rows (clean evaluation-pass mode).
+    ids:
+        The dataset's own example ids (``id_column``), written beside the row positions.
+    store_probabilities:
+        Also keep the full probability vector of every record.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        num_examples: int,
+        index: ExampleIndex | None = None,
+        ids: np.ndarray | None = None,
+        store_probabilities: bool = False,
+    ):
+        self.output_dir = Path(output_dir)
+        self.num_examples = num_examples
+        self.index = index
+        self.ids = ids
+        self.store_probabilities = store_probabilities
+        self._chunks: dict[str, list[np.ndarray]] = {name: [] for name in (*_FIELDS, "probs")}
+
+    # --- recording -----------------------------------------------------------------------------------------
+    def record(self, logits: torch.Tensor, gold: torch.Tensor, keys: np.ndarray, snapshot: int = 0) -> None:
+        """Record one batch: ``keys`` are index groups (training-pass mode) or example rows (``index=None``)."""
+        stats = gold_statistics(logits, gold)
+        self._chunks["key"].append(np.asarray(keys, dtype=np.int64))
+        self._chunks["gold"].append(gold.detach().cpu().numpy().astype(np.int64))
+        self._chunks["p_gold"].append(stats["p_gold"].cpu().numpy().astype(np.float32))
+        self._chunks["correct"].append(stats["correct"].cpu().numpy())
+        self._chunks["margin"].append(stats["margin"].cpu().numpy().astype(np.float32))
+        self._chunks["snapshot"].append(np.full(len(keys), snapshot, dtype=np.int16))
+        if self.store_probabilities:
+            self._chunks["probs"].append(stats["probs"].cpu().numpy().astype(np.float32))
+
+    def buffer(self) -> dict[str, np.ndarray]:
+        """The observations of the current epoch so far, as concatenated arrays (consolidated in place)."""
+        columns = {name: np.empty(0, dtype=dtype) for name, dtype in _FIELDS.items()}
+        for name, chunks in self._chunks.items():
+            if chunks:
+                columns[name] = np.concatenate(chunks)
+                self._chunks[name] = [columns[name]]
+        return columns
+
+    def clear(self) -> None:
+        for chunks in self._chunks.values():
+            chunks.clear()
+
+    def __len__(self) -> int:
+        return sum(len(chunk) for chunk in self._chunks["key"])
+
+    # --- checkpoints ---------------------------------------------------------------------------------------
+    def save_partial(self, global_step: int, epoch: int, observations: dict[str, np.ndarray]) -> None:
+        """Keep the unfinished epoch's observations beside a checkpoint, so a resumed run has no gap."""
+        columns = dict(observations)
+        columns["epoch"] = np.full(len(columns.get("key", [])), epoch, dtype=np.int32)
+        write_table(partial_path(self.output_dir, global_step), columns)
+
+    def load_partial(self, global_step: int) -> bool:
+        """Restore the observations saved at ``global_step``; False when there were none."""
+        path = partial_path(self.output_dir, global_step)
+        if not path.is_file():
+            return False
+        columns = read_table(path)
+        self.clear()
+        for name in self._chunks:
+            if name in columns:
+                self._chunks[name].append(columns[name])
+        return True
+
+    def remove_partials(self) -> None:
+        folder = self.output_dir / PARTIAL_DIR
+        if folder.is_dir():
+            for path in folder.glob("step_*.parquet"):
+                path.unlink(missing_ok=True)
+
+    # --- end of epoch --------------------------------------------------------------------------------------
+    def write_epoch(self, epoch: int, observations: dict[str, np.ndarray]) -> Path:
+        """Resolve observations to example rows, drop duplicates, and write the epoch file atomically."""
+        if not observations or len(observations["key"]) == 0:
+            raise RuntimeError(
+                f"Epoch {epoch} recorded no examples. DataMapCallback saw no training forward pass: check that "
+                "the model is called in training mode with the batch as keyword arguments."
+            )
+        rows, kept = self._resolve(observations)
+        columns: dict[str, Any] = {"row": rows[kept]}
+        for name in ("gold", "p_gold", "correct", "margin", "snapshot", "probs"):
+            if name in observations:
+                columns[name] = observations[name][kept]
+        order = np.lexsort((columns["row"], columns["snapshot"]))
+        columns = {name: values[order] for name, values in columns.items()}
+        if self.ids is not None:
+            columns = {"row": columns["row"], "id": self.ids[columns["row"]], **{k: v for k, v in columns.items() if k != "row"}}
+        per_snapshot = np.bincount(columns["snapshot"].astype(np.int64))
+        missing = self.num_examples - per_snapshot.min()
+        if missing:
+            logger.warning(
+                "DataMapCallback: %d of %d training examples were not seen in epoch %d (e.g. "
+                "dataloader_drop_last=True or max_steps ending mid-epoch); their record for this epoch is missing.",
+                missing, self.num_examples, epoch,
+            )
+        path = epoch_path(self.output_dir, epoch)
+        write_table(path, columns)
+        return path
+
+    def _resolve(self, observations: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        keys, snapshots = observations["key"], observations["snapshot"]
+        rows = np.full(len(keys), -1, dtype=np.int64)
+        kept = np.zeros(len(keys), dtype=bool)
+        for snapshot in np.unique(snapshots):
+            at = np.flatnonzero(snapshots == snapshot)
+            if self.index is None:  # keys are rows already: keep the first record of each
+                _, first = np.unique(keys[at], return_index=True)
+                rows[at] = keys[at]
+                kept[at[first]] = True
+            else:
+                rows[at], kept[at] = self.index.assign_rows(keys[at], observations["gold"][at])
+        return rows, kept
+
+
+def gather_observations(observations: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Collect every rank's observations on rank 0 (returned there, ``None`` elsewhere); identity without DDP."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return observations
+    world = torch.distributed.get_world_size()
+    if world == 1:
+        return observations
+    gathered: list[Any] = [None] * world
+    torch.distributed.all_gather_object(gathered, observations)
+    if torch.distributed.get_rank() != 0:
+        return None
+    names = {name for part in gathered for name in part}
+    return {name: np.concatenate([part[name] for part in gathered if len(part.get(name, ()))]
+                                 or [observations[name]]) for name in names}
