@@ -7,8 +7,7 @@ from transformers import DataCollatorWithPadding, Trainer
 
 from budgets import BudgetCallback, PriceTag
 from encoders import efficient_training_args, load_encoder
-from conftest import synthetic_sentiment
-from flops_analytic import analytic_bert_classifier_flops
+from synthetic import synthetic_sentiment
 
 
 def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2):
@@ -27,7 +26,7 @@ def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2):
     return data, model
 
 
-def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, monkeypatch):
+def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, analytic_flops, monkeypatch):
     monkeypatch.setitem(sys.modules, "codecarbon", None)  # import codecarbon -> ImportError
     callback = BudgetCallback(flop_steps=2)
     data, model = _run(tmp_path, tiny_tokenizer, callback, padding="max_length")
@@ -44,7 +43,7 @@ def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, monk
     assert tag.flops_measured_steps == 2 and "extrapolated" in tag.flops_method
     assert tag.n_parameters == sum(p.numel() for p in model.parameters())
     # every batch is 16 x 20 tokens: the extrapolated total equals the analytic count (1% tolerance)
-    expected = 6 * 3 * analytic_bert_classifier_flops(model.config, 16, 20)
+    expected = 6 * 3 * analytic_flops(model.config, 16, 20)
     assert tag.train_flops == pytest.approx(expected, rel=0.01)
     row = tag.markdown_row(["eval_loss"])
     assert row.startswith(f"| {tag.run_name} |") and row.count("|") == PriceTag.markdown_header().split("\n")[0].count("|") + 1

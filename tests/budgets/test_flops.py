@@ -3,11 +3,10 @@ import torch
 
 from budgets import training_step_flops
 from encoders import load_encoder
-from flops_analytic import analytic_bert_classifier_flops
 
 
 @pytest.mark.parametrize("batch,length", [(4, 16), (2, 33)])
-def test_training_step_flops_match_analytic_count(tiny_tokenizer, batch, length):
+def test_training_step_flops_match_analytic_count(tiny_tokenizer, analytic_flops, batch, length):
     model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
     inputs = {
         "input_ids": torch.randint(5, len(tiny_tokenizer), (batch, length)),
@@ -16,7 +15,7 @@ def test_training_step_flops_match_analytic_count(tiny_tokenizer, batch, length)
     }
     measured = training_step_flops(model, inputs)
     # backward costs twice the forward (gradients w.r.t. inputs and weights); stated tolerance: 1%
-    expected = 3 * analytic_bert_classifier_flops(model.config, batch, length)
+    expected = 3 * analytic_flops(model.config, batch, length)
     assert measured == pytest.approx(expected, rel=0.01)
     assert all(p.grad is None for p in model.parameters())
 

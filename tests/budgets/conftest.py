@@ -1,4 +1,5 @@
-"""Analytic FLOP count of a BERT classifier, written independently of torch's counter, for the tests."""
+"""Fixtures for the budgets tests."""
+import pytest
 
 
 def analytic_bert_classifier_flops(config, batch: int, length: int) -> int:
@@ -9,3 +10,9 @@ def analytic_bert_classifier_flops(config, batch: int, length: int) -> int:
     per_layer += 2 * batch * length * length * 2 * h  # QK^T and AV over all heads
     head = 2 * batch * h * h + 2 * batch * h * c  # pooler on [CLS] + classifier
     return config.num_hidden_layers * per_layer + head
+
+
+@pytest.fixture(scope="session")
+def analytic_flops():
+    """The analytic forward FLOP count of a BERT classifier: ``analytic_flops(config, batch, length)``."""
+    return analytic_bert_classifier_flops
