@@ -1,0 +1,159 @@
+"""Map spaCy words onto subword tokens by character offsets, and tag a whole ``Dataset`` with ``map``.
+
+Works for any fast tokenizer (WordPiece, byte-level BPE, SentencePiece/Unigram) because it only looks at
+``offset_mapping``: a token belongs to the words its character span overlaps.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+from datasets import Dataset, IterableDataset
+from transformers import PreTrainedTokenizerBase
+
+from .tagger import ContentWordTagger
+
+#: Columns added by :func:`add_content_word_mask` and read by the content-masking collator.
+CONTENT_MASK_COLUMN = "content_word_mask"
+WORD_IDS_COLUMN = "word_ids"
+
+
+def align_words_to_tokens(
+    offset_mapping: Sequence[Sequence[int]] | np.ndarray,
+    word_spans: np.ndarray,
+    special_tokens_mask: Sequence[int] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token content flags and word ids for one tokenized text.
+
+    Parameters
+    ----------
+    offset_mapping:
+        ``(n_tokens, 2)`` character offsets from a fast tokenizer.
+    word_spans:
+        ``(n_words, 3)`` rows of ``start, end, is_content`` sorted by ``start``
+        (from :meth:`ContentWordTagger.word_spans`).
+    special_tokens_mask:
+        1 for special tokens, which never belong to a word.
+
+    Returns
+    -------
+    content_word_mask:
+        int8, 1 where every word the token overlaps is a content word (a token that straddles a content
+        word and a function word is not content, so function words are never masked).
+    word_ids:
+        int32, index of the (last) word the token overlaps, -1 for special tokens and tokens that cover
+        only whitespace. Sub-tokens of one word share its id, which is how whole words are masked together.
+    """
+    offsets = np.asarray(offset_mapping, dtype=np.int64).reshape(-1, 2)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    n_tokens = len(offsets)
+    if len(word_spans) == 0 or n_tokens == 0:
+        return np.zeros(n_tokens, dtype=np.int8), np.full(n_tokens, -1, dtype=np.int32)
+    word_starts, word_ends, is_content = word_spans[:, 0], word_spans[:, 1], word_spans[:, 2]
+    first = np.searchsorted(word_ends, starts, side="right")  # first word ending after the token starts
+    last = np.searchsorted(word_starts, ends, side="left") - 1  # last word starting before the token ends
+    n_overlapping = last - first + 1
+    content_prefix = np.concatenate([[0], np.cumsum(is_content)])
+    n_content = content_prefix[np.clip(last + 1, 0, None)] - content_prefix[np.clip(first, None, len(word_spans))]
+    valid = (n_overlapping > 0) & (ends > starts)
+    if special_tokens_mask is not None:
+        valid &= np.asarray(special_tokens_mask, dtype=bool) == 0
+    content = valid & (n_content == n_overlapping)
+    word_ids = np.where(valid, last, -1).astype(np.int32)
+    return content.astype(np.int8), word_ids
+
+
+def add_content_word_mask(
+    dataset: Dataset | IterableDataset,
+    tokenizer: PreTrainedTokenizerBase,
+    tagger: ContentWordTagger | None = None,
+    text_column: str = "text",
+    max_length: int | None = 128,
+    batch_size: int = 1000,
+    keep_offsets: bool = False,
+    remove_columns: Sequence[str] | None = None,
+    num_proc: int | None = None,
+) -> Dataset | IterableDataset:
+    """Tokenize ``text_column`` and add a per-token ``content_word_mask`` (1 = part of a content word).
+
+    A batched, cached ``datasets.map``: the result has ``input_ids``, ``attention_mask``
+    (``token_type_ids`` when the tokenizer makes them), ``special_tokens_mask``, ``content_word_mask`` and
+    ``word_ids`` (see :func:`align_words_to_tokens`), plus ``offset_mapping`` when ``keep_offsets`` (the HF
+    whole-word collator needs it). Works on ``Dataset`` and streaming ``IterableDataset``.
+
+    Parameters
+    ----------
+    tokenizer:
+        A fast tokenizer (offsets are needed to align words with subwords).
+    tagger:
+        Decides the content words; ``ContentWordTagger()`` (spaCy ``en_core_web_sm``) when ``None``.
+    max_length:
+        Truncate to this many tokens (``None``: no truncation, e.g. before packing).
+    remove_columns:
+        Columns to drop (the text column is kept unless listed).
+    num_proc:
+        Worker processes for ``Dataset.map`` (spaCy's own ``n_process`` is set on the tagger).
+
+    Examples
+    --------
+    >>> ds = add_content_word_mask(ds, tokenizer, ContentWordTagger("en_core_web_sm"))  # doctest: +SKIP
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"{type(tokenizer).__name__} is a slow tokenizer without offset mappings, which content-word "
+            "alignment needs. Load the fast version: AutoTokenizer.from_pretrained(name, use_fast=True)."
+        )
+    columns = dataset.column_names
+    if columns is not None and text_column not in columns:
+        raise ValueError(f"Column {text_column!r} not in the dataset (columns: {columns}); pass text_column=.")
+    tagger = tagger if tagger is not None else ContentWordTagger()
+    tagger._ensure_loaded()
+
+    def tag_batch(batch: dict[str, list]) -> dict[str, list]:
+        texts = batch[text_column]
+        encoded = tokenizer(
+            texts,
+            truncation=max_length is not None,
+            max_length=max_length,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        content_masks, word_ids = [], []
+        for offsets, special, spans in zip(
+            encoded["offset_mapping"], encoded["special_tokens_mask"], tagger.word_spans(texts)
+        ):
+            content, words = align_words_to_tokens(offsets, spans, special)
+            content_masks.append(content.tolist())
+            word_ids.append(words.tolist())
+        encoded[CONTENT_MASK_COLUMN] = content_masks
+        encoded[WORD_IDS_COLUMN] = word_ids
+        if not keep_offsets:
+            del encoded["offset_mapping"]
+        return dict(encoded)
+
+    kwargs = dict(batched=True, batch_size=batch_size, remove_columns=list(remove_columns or []))
+    if isinstance(dataset, IterableDataset):
+        return dataset.map(tag_batch, **kwargs)
+    fingerprint = _fingerprint(dataset, tokenizer, tagger, text_column, max_length, keep_offsets, kwargs)
+    return dataset.map(tag_batch, num_proc=num_proc, new_fingerprint=fingerprint,
+                       desc="Tagging content words", **kwargs)
+
+
+def _fingerprint(dataset, tokenizer, tagger, *settings) -> str:
+    # The spaCy pipeline and tokenizer objects are slow or impossible to hash with dill, so the cache key is
+    # built from what determines the output: the input fingerprint, the tokenizer's serialized form, the
+    # pipeline's name, components and version, and the settings.
+    nlp = tagger.nlp_
+    parts = [
+        dataset._fingerprint,
+        tokenizer.backend_tokenizer.to_str(),
+        repr(tagger),
+        nlp.meta.get("name", ""),
+        nlp.meta.get("version", ""),
+        repr(nlp.pipe_names),
+        nlp.config.to_str(),
+        repr(settings),
+        "content-word-mask-v1",
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,222 @@
+"""MLM collators: content-word masking on top of ``DataCollatorForLanguageModeling``, and its baselines.
+
+All three strategies (``random``, ``whole-word``, ``content``) read the same tagged dataset, so a
+pretraining run can switch strategy with one argument and compare like with like.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+from transformers.data.data_collator import pad_without_fast_tokenizer_warning
+
+from .alignment import CONTENT_MASK_COLUMN, WORD_IDS_COLUMN
+
+BUDGETS = ("content", "matched")
+MASKING_STRATEGIES = ("random", "whole-word", "content")
+
+# Keys the tokenizer knows how to pad; everything else in a feature dict is ignored by the collators.
+_PADDED_KEYS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask", "offset_mapping")
+
+
+@dataclass
+class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
+    """Mask only content words for masked-language-model training.
+
+    Takes the same parameters as ``transformers.DataCollatorForLanguageModeling`` (``mlm_probability``,
+    ``mask_replace_prob`` / ``random_replace_prob`` for the 80/10/10 split, ``pad_to_multiple_of``,
+    ``seed``) and reads the ``content_word_mask`` and ``word_ids`` columns added by
+    :func:`add_content_word_mask`.
+
+    Parameters
+    ----------
+    budget:
+        ``"content"``: each content word is masked with probability ``mlm_probability``.
+        ``"matched"``: the probability is rescaled per batch so that the expected number of masked tokens
+        equals random masking at ``mlm_probability`` over all non-special tokens (the fair comparison);
+        capped at 1 when a batch has too few content tokens to meet the budget.
+    whole_words:
+        Mask all sub-tokens of a word together (needs the ``word_ids`` column; without it each content
+        token is drawn on its own).
+
+    Notes
+    -----
+    A sequence without any content token (e.g. "It is what it is.") falls back to random masking of its
+    non-special tokens at ``mlm_probability``. Labels are -100 at every position that is not masked.
+    With ``Trainer``, set ``TrainingArguments(remove_unused_columns=False)``: otherwise the Trainer drops
+    ``content_word_mask`` because the model's ``forward`` does not take it.
+
+    Examples
+    --------
+    >>> collator = DataCollatorForContentMasking(tokenizer, mlm_probability=0.15, budget="matched", seed=0)  # doctest: +SKIP
+    >>> batch = collator([dataset[i] for i in range(8)])                                                  # doctest: +SKIP
+    """
+
+    budget: str = "content"
+    whole_words: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.mlm:
+            raise ValueError("DataCollatorForContentMasking is for masked LM; use DataCollatorForLanguageModeling(mlm=False) for causal LM.")
+        if self.whole_word_mask:
+            raise ValueError("whole_word_mask=True is the HF offset-based grouping; content masking groups sub-tokens "
+                             "by the word_ids column: use whole_words=True (the default).")
+        if self.budget not in BUDGETS:
+            raise ValueError(f"budget={self.budget!r}; choose one of {BUDGETS}.")
+        if self.return_tensors != "pt":
+            raise ValueError(f"return_tensors={self.return_tensors!r}: DataCollatorForContentMasking returns PyTorch tensors only ('pt').")
+        super().__post_init__()
+
+    def torch_call(self, examples: list[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.seed is not None and self.generator is None:
+            self.create_rng()
+        if not isinstance(examples[0], Mapping) or CONTENT_MASK_COLUMN not in examples[0]:
+            found = sorted(examples[0]) if isinstance(examples[0], Mapping) else type(examples[0]).__name__
+            raise ValueError(
+                f"Features need a {CONTENT_MASK_COLUMN!r} column (found {found}). Tag the dataset with "
+                "masking.add_content_word_mask(...); with Trainer also set TrainingArguments(remove_unused_columns=False)."
+            )
+        features = [{key: e[key] for key in _PADDED_KEYS if key in e and key != "offset_mapping"} for e in examples]
+        batch = pad_without_fast_tokenizer_warning(
+            self.tokenizer, features, return_tensors="pt", pad_to_multiple_of=self.pad_to_multiple_of
+        )
+        shape = batch["input_ids"].shape
+        left = self.tokenizer.padding_side == "left"
+        content = _pad_rows([e[CONTENT_MASK_COLUMN] for e in examples], shape, 0, left).bool()
+        word_ids = None
+        if self.whole_words and WORD_IDS_COLUMN in examples[0]:
+            word_ids = _pad_rows([e[WORD_IDS_COLUMN] for e in examples], shape, -1, left)
+        special = batch.pop("special_tokens_mask", None)
+        if special is None:
+            special = torch.tensor(
+                [self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                 for row in batch["input_ids"].tolist()], dtype=torch.bool)
+        maskable = ~special.bool()
+        if self.tokenizer.pad_token_id is not None and "attention_mask" in batch:
+            maskable &= batch["attention_mask"].bool()
+        selected = self.select_positions(maskable, content, word_ids)
+        batch["input_ids"], batch["labels"] = self.corrupt(batch["input_ids"], selected)
+        return batch
+
+    def select_positions(
+        self, maskable: torch.Tensor, content: torch.Tensor, word_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Boolean ``(batch, length)`` tensor of the positions to predict.
+
+        ``maskable`` marks non-special, non-padding tokens; ``content`` marks content tokens; ``word_ids``
+        (optional) groups sub-tokens so a word is drawn once.
+        """
+        content = content & maskable
+        has_content = content.any(dim=1, keepdim=True)
+        candidates = torch.where(has_content, content, maskable)
+        p = self.mlm_probability
+        q = p
+        if self.budget == "matched":
+            n_content = int(content.sum())
+            n_target = int((maskable & has_content).sum())
+            q = min(1.0, p * n_target / n_content) if n_content else p
+        probability = torch.where(has_content, torch.tensor(q), torch.tensor(p))
+        draws = _word_level_uniform(word_ids, maskable.shape, self.generator)
+        return candidates & (draws < probability)
+
+    def corrupt(self, inputs: torch.Tensor, selected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Labels -100 except at ``selected``; there the 80/10/10 ``[MASK]``/random/unchanged replacement.
+
+        Same semantics and parameters as ``DataCollatorForLanguageModeling.torch_mask_tokens`` after its
+        Bernoulli draw (which this collator replaces with content-word selection).
+        """
+        labels = inputs.clone()
+        labels[~selected] = -100
+        replaced = torch.bernoulli(torch.full(inputs.shape, self.mask_replace_prob), generator=self.generator).bool()
+        replaced &= selected
+        inputs[replaced] = self.tokenizer.convert_tokens_to_ids(self.tokenizer.mask_token)
+        if self.mask_replace_prob == 1 or self.random_replace_prob == 0:
+            return inputs, labels
+        scaled = self.random_replace_prob / (1 - self.mask_replace_prob)
+        randomized = torch.bernoulli(torch.full(inputs.shape, scaled), generator=self.generator).bool()
+        randomized &= selected & ~replaced
+        random_words = torch.randint(len(self.tokenizer), inputs.shape, dtype=torch.long, generator=self.generator)
+        inputs[randomized] = random_words[randomized]
+        return inputs, labels
+
+
+@dataclass
+class DataCollatorForBaselineMasking(DataCollatorForLanguageModeling):
+    """``DataCollatorForLanguageModeling`` unchanged (random tokens, or whole words with ``whole_word_mask``),
+    except that it ignores the content-masking columns, so every strategy can read the same tagged dataset.
+    """
+
+    def torch_call(self, examples: list[Mapping[str, Any]]) -> dict[str, Any]:
+        if isinstance(examples[0], Mapping):
+            keys = [k for k in _PADDED_KEYS if k in examples[0] and (k != "offset_mapping" or self.whole_word_mask)]
+            examples = [{key: e[key] for key in keys} for e in examples]
+            if self.whole_word_mask:
+                examples = self._pad_offsets(examples)
+        return super().torch_call(examples)
+
+    def _pad_offsets(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # tokenizer.pad cannot pad the nested offset_mapping lists, so pad them here to the length
+        # tokenizer.pad will choose; padding positions get (0, 0) and are special tokens for the HF collator.
+        if "offset_mapping" not in examples[0]:
+            raise ValueError("Whole-word masking needs offset_mapping: tag with add_content_word_mask(..., keep_offsets=True).")
+        length = max(len(e["input_ids"]) for e in examples)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        left = self.tokenizer.padding_side == "left"
+        padded = []
+        for e in examples:
+            filler = [[0, 0]] * (length - len(e["offset_mapping"]))
+            offsets = [list(pair) for pair in e["offset_mapping"]]
+            padded.append({**e, "offset_mapping": filler + offsets if left else offsets + filler})
+        return padded
+
+
+def mlm_collator(
+    tokenizer: PreTrainedTokenizerBase,
+    masking: str = "content",
+    mlm_probability: float = 0.15,
+    budget: str = "matched",
+    seed: int | None = None,
+    **kwargs: Any,
+) -> DataCollatorForLanguageModeling:
+    """The collator for one masking strategy, for side-by-side comparisons.
+
+    ``"random"``: HF token masking. ``"whole-word"``: HF whole-word masking (needs ``offset_mapping``:
+    tag with ``add_content_word_mask(..., keep_offsets=True)``; HF then replaces every masked token with
+    ``[MASK]``). ``"content"``: :class:`DataCollatorForContentMasking` with ``budget``. ``kwargs`` go to the
+    collator (``pad_to_multiple_of``, ``mask_replace_prob``, ...).
+    """
+    if masking not in MASKING_STRATEGIES:
+        raise ValueError(f"masking={masking!r}; choose one of {MASKING_STRATEGIES}.")
+    if masking == "content":
+        return DataCollatorForContentMasking(tokenizer, mlm_probability=mlm_probability, budget=budget, seed=seed, **kwargs)
+    return DataCollatorForBaselineMasking(
+        tokenizer, mlm_probability=mlm_probability, whole_word_mask=masking == "whole-word", seed=seed, **kwargs
+    )
+
+
+def _pad_rows(rows: list, shape: torch.Size, fill: int, left: bool) -> torch.Tensor:
+    out = np.full(tuple(shape), fill, dtype=np.int64)
+    for i, row in enumerate(rows):
+        n = min(len(row), shape[1])
+        if left:
+            out[i, shape[1] - n:] = row[:n]
+        else:
+            out[i, :n] = row[:n]
+    return torch.from_numpy(out)
+
+
+def _word_level_uniform(word_ids: torch.Tensor | None, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform draws with one value per word: all sub-tokens of a word share the draw of its first token."""
+    if word_ids is None:
+        return torch.rand(shape, generator=generator)
+    previous = torch.roll(word_ids, 1, dims=1)
+    previous[:, 0] = -1
+    new_word = (word_ids != previous) | (word_ids < 0)
+    group = torch.cumsum(new_word.flatten(), 0) - 1
+    draws = torch.rand(int(group[-1]) + 1 if group.numel() else 0, generator=generator)
+    return draws[group].view(shape)

@@ -1,0 +1,208 @@
+"""Decide which words are content words with spaCy, and return them as character spans.
+
+The tagger runs only the pipeline components that assign parts of speech; without a trained pipeline it
+falls back (with one warning) to lexical rules on ``spacy.blank(lang)``.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+import spacy
+from spacy.attrs import IDX, IS_SPACE, IS_STOP, LENGTH, ORTH, POS
+from spacy.language import Language
+from spacy.parts_of_speech import IDS as POS_IDS
+
+#: Universal POS tags counted as content words by default.
+DEFAULT_CONTENT_POS: tuple[str, ...] = ("NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM")
+
+#: Universal POS tags that are never content words, whatever ``content_pos`` says.
+FUNCTION_POS: frozenset[str] = frozenset(
+    {"AUX", "DET", "PRON", "ADP", "CCONJ", "CONJ", "SCONJ", "PART", "PUNCT", "SYM", "SPACE"}
+)
+
+# Components that assign POS in spaCy's trained pipelines; everything else (parser, ner, lemmatizer, ...)
+# is disabled because content-word decisions never need it.
+_POS_COMPONENTS = ("tok2vec", "transformer", "tagger", "morphologizer", "attribute_ruler")
+
+STRATEGIES = ("auto", "pos", "lexical")
+
+_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+
+_warned_fallback: set[str] = set()
+
+
+class ContentWordTagger:
+    """Find content words in texts with a spaCy pipeline.
+
+    A word is a content word when
+
+    - its universal POS is in ``content_pos`` (strategy ``"pos"``, used when the pipeline has a tagger or
+      morphologizer), or it is any word (strategy ``"lexical"``, the ``spacy.blank`` fallback), and
+    - it is not a stop word (``exclude_stop_words=True``), and
+    - it contains at least one letter or digit (the small taggers sometimes call "-" or "%" a noun).
+
+    Parameters
+    ----------
+    model:
+        A spaCy pipeline name or path (default ``"en_core_web_sm"``), or a loaded ``spacy.Language``.
+        When a name cannot be loaded the tagger warns once and uses ``spacy.blank(lang)``.
+    content_pos:
+        Universal POS tags that count as content words. Function-word tags (AUX, DET, PRON, ADP, CCONJ,
+        SCONJ, PART, PUNCT, SYM) are refused.
+    exclude_stop_words:
+        Treat the pipeline's stop words as function words even when their POS is a content tag
+        (e.g. "very", "made").
+    strategy:
+        ``"auto"`` (``"pos"`` if the pipeline assigns POS, else ``"lexical"``), ``"pos"`` or ``"lexical"``.
+    lang:
+        Language of the ``spacy.blank`` fallback.
+    batch_size, n_process:
+        Passed to ``nlp.pipe``.
+
+    Attributes
+    ----------
+    nlp_:
+        The loaded pipeline, with only the components needed enabled (set on first use or by :meth:`load`).
+    strategy_:
+        The strategy in force: ``"pos"`` or ``"lexical"``.
+
+    Examples
+    --------
+    >>> tagger = ContentWordTagger("en_core_web_sm")                      # doctest: +SKIP
+    >>> tagger.content_words(["A tiger is eating the carrot."])          # doctest: +SKIP
+    [['tiger', 'eating', 'carrot']]
+    """
+
+    def __init__(
+        self,
+        model: str | Language = "en_core_web_sm",
+        content_pos: Sequence[str] = DEFAULT_CONTENT_POS,
+        exclude_stop_words: bool = True,
+        strategy: str = "auto",
+        lang: str = "en",
+        batch_size: int = 256,
+        n_process: int = 1,
+    ) -> None:
+        self.model = model
+        self.content_pos = content_pos
+        self.exclude_stop_words = exclude_stop_words
+        self.strategy = strategy
+        self.lang = lang
+        self.batch_size = batch_size
+        self.n_process = n_process
+
+    # ------------------------------------------------------------------ setup
+    def load(self) -> ContentWordTagger:
+        """Load the pipeline and decide the strategy (called on first use); returns ``self``."""
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy={self.strategy!r}; choose one of {STRATEGIES}.")
+        unknown = [tag for tag in self.content_pos if tag not in POS_IDS]
+        if unknown:
+            raise ValueError(f"content_pos has unknown universal POS tags {unknown}; use tags from {DEFAULT_CONTENT_POS}.")
+        forbidden = sorted(set(self.content_pos) & FUNCTION_POS)
+        if forbidden:
+            raise ValueError(f"content_pos contains function-word tags {forbidden}; these are never content words.")
+        nlp = self.model if isinstance(self.model, Language) else _load_pipeline(self.model, self.lang)
+        for name in nlp.pipe_names:
+            if name not in _POS_COMPONENTS:
+                nlp.disable_pipe(name)
+        assigns_pos = any(nlp.has_pipe(name) for name in ("tagger", "morphologizer"))
+        strategy = self.strategy if self.strategy != "auto" else ("pos" if assigns_pos else "lexical")
+        self.nlp_ = nlp
+        self.strategy_ = strategy
+        self._content_pos_ids = np.array([POS_IDS[tag] for tag in self.content_pos], dtype=np.uint64)
+        self._lexical_cache: dict[int, tuple[int, int, int]] = {}
+        return self
+
+    def _ensure_loaded(self) -> None:
+        if not hasattr(self, "nlp_"):
+            self.load()
+
+    # ------------------------------------------------------------------ tagging
+    def word_spans(self, texts: Iterable[str]) -> Iterator[np.ndarray]:
+        """Yield, for each text, an ``(n_words, 3)`` int64 array of ``start, end, is_content`` rows.
+
+        Offsets are character offsets into the text (as ``offset_mapping`` from a fast tokenizer);
+        whitespace tokens are left out, so the rows are sorted and do not overlap.
+        """
+        self._ensure_loaded()
+        texts = (_check_text(text) for text in texts)
+        for doc in self.nlp_.pipe(texts, batch_size=self.batch_size, n_process=self.n_process):
+            yield self._doc_spans(doc)
+
+    def _doc_spans(self, doc) -> np.ndarray:
+        if len(doc) == 0:
+            return np.zeros((0, 3), dtype=np.int64)
+        array = doc.to_array([IDX, LENGTH, POS, IS_STOP, IS_SPACE, ORTH])
+        array = array[array[:, 4] == 0]
+        lexical = np.array([self._lexical(doc.vocab, int(o)) for o in array[:, 5]], dtype=np.int64).reshape(-1, 3)
+        content = lexical[:, 0].astype(bool)
+        if self.strategy_ == "pos":
+            content &= np.isin(array[:, 2], self._content_pos_ids)
+        if self.exclude_stop_words:
+            content &= array[:, 3] == 0
+        starts = array[:, 0].astype(np.int64)
+        ends = starts + array[:, 1].astype(np.int64)
+        # A content word's span leaves out punctuation spaCy left attached ("violin-"), so that a subword
+        # token for that punctuation is never part of the content word.
+        starts = np.where(content, starts + lexical[:, 1], starts)
+        ends = np.where(content, ends - lexical[:, 2], ends)
+        return np.stack([starts, ends, content.astype(np.int64)], axis=1)
+
+    def _lexical(self, vocab, orth: int) -> tuple[int, int, int]:
+        """``(ok, leading, trailing)`` for a word form: ``ok`` when it has a letter or digit and (with
+        ``exclude_stop_words``) its core without edge punctuation is no stop word ("was-" is one spaCy
+        token whose own ``is_stop`` is False); ``leading``/``trailing`` count the edge punctuation characters.
+
+        Cached per vocabulary entry: word forms repeat across a corpus.
+        """
+        value = self._lexical_cache.get(orth)
+        if value is None:
+            text = vocab.strings[orth]
+            core = _EDGE_PUNCTUATION.sub("", text)
+            ok = bool(core) and any(ch.isalnum() for ch in core)
+            if ok and self.exclude_stop_words:
+                ok = not vocab[core].is_stop
+            leading = text.index(core) if core else 0
+            value = (int(ok), leading, len(text) - leading - len(core))
+            self._lexical_cache[orth] = value
+        return value
+
+    def content_words(self, texts: Iterable[str]) -> list[list[str]]:
+        """The content words of each text, in order (for inspection and tests)."""
+        texts = list(texts)
+        return [
+            [text[start:end] for start, end, is_content in spans if is_content]
+            for text, spans in zip(texts, self.word_spans(texts))
+        ]
+
+    def __repr__(self) -> str:
+        model = self.model if isinstance(self.model, str) else f"<{type(self.model).__name__} {self.model.lang}>"
+        loaded = f", strategy_={self.strategy_!r}" if hasattr(self, "strategy_") else ""
+        return f"ContentWordTagger(model={model!r}, content_pos={tuple(self.content_pos)}{loaded})"
+
+
+def _check_text(text) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"ContentWordTagger expects strings, got {type(text).__name__}: {text!r:.80}. "
+                        "Replace missing texts with '' first (e.g. dataset.map).")
+    return text
+
+
+def _load_pipeline(name: str, lang: str) -> Language:
+    try:
+        return spacy.load(name)
+    except OSError:
+        if name not in _warned_fallback:
+            _warned_fallback.add(name)
+            warnings.warn(
+                f"spaCy pipeline {name!r} is not installed; falling back to spacy.blank({lang!r}) with lexical "
+                f"rules (a content word is any non-stop word with a letter or digit). For POS-based content words "
+                f"install one: `python -m spacy download {name}` (or pass an installed pipeline's name or path).",
+                UserWarning,
+                stacklevel=3,
+            )
+        return spacy.blank(lang)

@@ -1,0 +1,194 @@
+"""DataCollatorForContentMasking: what is masked, how much, how it is corrupted, and reproducibility."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from datasets import Dataset
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from masking import (
+    DataCollatorForBaselineMasking,
+    DataCollatorForContentMasking,
+    add_content_word_mask,
+    mlm_collator,
+)
+
+from .conftest import sentences
+
+
+@pytest.fixture(scope="module")
+def tagged(wordpiece_tokenizer, lexical_tagger):
+    texts = sentences(400, seed=7)
+    ds = add_content_word_mask(Dataset.from_dict({"text": texts}), wordpiece_tokenizer, lexical_tagger,
+                               keep_offsets=True)
+    return texts, list(ds)
+
+
+def _batches(rows, size=32):
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+def test_only_content_words_are_ever_masked(tagged, wordpiece_tokenizer):
+    texts, rows = tagged
+    collator = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.5, budget="matched", seed=0)
+    n_masked = 0
+    for _ in range(5):  # 5 epochs x 13 batches, different draws each time
+        for start, batch_rows in zip(range(0, len(rows), 32), _batches(rows)):
+            labels = collator(batch_rows)["labels"]
+            for i, row in enumerate(batch_rows):
+                text = texts[start + i]
+                words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\w+|[^\w\s]", text)]
+                for position in (labels[i] != -100).nonzero().flatten().tolist():
+                    n_masked += 1
+                    start_char, end_char = row["offset_mapping"][position]
+                    hit = [w for s, e, w in words if s < end_char and e > start_char]
+                    assert hit and all(w.isalnum() and w.lower() not in STOP_WORDS for w in hit), (text, hit)
+                    assert labels[i, position] == row["input_ids"][position]
+    assert n_masked > 5000
+
+
+def test_whole_words_are_masked_together(tagged, wordpiece_tokenizer):
+    _, rows = tagged
+    collator = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.3, seed=1)
+    split_words = 0
+    for batch_rows in _batches(rows):
+        selected = collator(batch_rows)["labels"] != -100
+        for i, row in enumerate(batch_rows):
+            groups: dict[int, set[bool]] = {}
+            for position, (word, flag) in enumerate(zip(row["word_ids"], row["content_word_mask"])):
+                if flag:
+                    groups.setdefault(word, set()).add(bool(selected[i, position]))
+            split_words += sum(len(g) > 1 for g in groups.values())
+    assert split_words == 0
+    tokenwise = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.3, seed=1, whole_words=False)
+    labels = tokenwise(rows[:64])["labels"]
+    assert (labels != -100).any()
+
+
+def _rates(collator, rows, repeats):
+    masked = content = maskable = 0
+    for _ in range(repeats):
+        for batch_rows in _batches(rows, 64):
+            batch = collator(batch_rows)
+            selected = batch["labels"] != -100
+            masked += int(selected.sum())
+            content += sum(sum(r["content_word_mask"]) for r in batch_rows)
+            maskable += sum(len(r["input_ids"]) - sum(r["special_tokens_mask"]) for r in batch_rows)
+    return masked, content, maskable
+
+
+def test_budgets_hold_statistically(tagged, wordpiece_tokenizer):
+    _, rows = tagged
+    masked, content, maskable = _rates(
+        DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.15, budget="matched", seed=0), rows, 6)
+    assert abs(masked / maskable - 0.15) < 0.01  # same expected count as random masking at 15%
+    assert 0.3 < content / maskable < 0.9
+    masked, content, _ = _rates(
+        DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.15, budget="content", seed=0), rows, 6)
+    assert abs(masked / content - 0.15) < 0.015  # 15% of content tokens
+    masked, _, maskable = _rates(mlm_collator(wordpiece_tokenizer, "random", 0.15, seed=0), rows, 6)
+    assert abs(masked / maskable - 0.15) < 0.01  # the HF baseline for comparison
+
+
+def test_80_10_10_replacement(tagged, wordpiece_tokenizer):
+    _, rows = tagged
+    collator = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.6, seed=3)
+    mask_id = wordpiece_tokenizer.mask_token_id
+    counts = {"mask": 0, "same": 0, "other": 0}
+    for _ in range(3):
+        for batch_rows in _batches(rows, 64):
+            batch = collator(batch_rows)
+            selected = batch["labels"] != -100
+            inputs, labels = batch["input_ids"][selected], batch["labels"][selected]
+            counts["mask"] += int((inputs == mask_id).sum())
+            counts["same"] += int((inputs == labels).sum())
+            counts["other"] += int(((inputs != mask_id) & (inputs != labels)).sum())
+    total = sum(counts.values())
+    assert total > 10000
+    assert abs(counts["mask"] / total - 0.8) < 0.02
+    # a random replacement draws the original token with probability 1/vocab, so "same" is a bit above 10%
+    assert abs(counts["same"] / total - 0.1) < 0.02 and abs(counts["other"] / total - 0.1) < 0.02
+    only_mask = DataCollatorForContentMasking(wordpiece_tokenizer, 0.6, mask_replace_prob=1.0, random_replace_prob=0.0)
+    batch = only_mask(rows[:64])
+    assert torch.all(batch["input_ids"][batch["labels"] != -100] == mask_id)
+
+
+def test_seeds_make_batches_reproducible(tagged, wordpiece_tokenizer):
+    _, rows = tagged
+
+    def run(seed):
+        collator = DataCollatorForContentMasking(wordpiece_tokenizer, budget="matched", seed=seed)
+        return [collator(b) for b in list(_batches(rows))[:4]]
+
+    first, again, other = run(5), run(5), run(6)
+    for a, b in zip(first, again):
+        assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["labels"], b["labels"])
+    assert any(not torch.equal(a["labels"], c["labels"]) for a, c in zip(first, other))
+    torch.manual_seed(11)
+    unseeded = DataCollatorForContentMasking(wordpiece_tokenizer)(rows[:32])["labels"]
+    torch.manual_seed(11)
+    assert torch.equal(unseeded, DataCollatorForContentMasking(wordpiece_tokenizer)(rows[:32])["labels"])
+
+
+def test_edge_rows_padding_and_fallback(wordpiece_tokenizer, lexical_tagger):
+    texts = ["", "It is what it is, is it not?", "tiger 😀 eats\xa0carrot", "Der Hund läuft.",
+             " ".join(["the tiger eats the carrot"] * 100)]
+    rows = list(add_content_word_mask(Dataset.from_dict({"text": texts}), wordpiece_tokenizer, lexical_tagger,
+                                      max_length=32))
+    collator = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.5, pad_to_multiple_of=8, seed=0)
+    fallback_masked = 0
+    for _ in range(20):
+        batch = collator(rows)
+        assert batch["input_ids"].shape == (5, 32) and batch["labels"].shape == (5, 32)
+        labels = batch["labels"]
+        assert torch.all(labels[0] == -100)  # empty text: only special tokens and padding
+        assert torch.all(labels[:, 0] == -100)  # [CLS] never masked
+        assert torch.all(labels[batch["attention_mask"] == 0] == -100)  # padding never masked
+        fallback_masked += int((labels[1] != -100).sum())  # no content word -> random masking
+    assert fallback_masked > 0
+    short = collator(rows[:2])
+    assert short["input_ids"].shape[1] % 8 == 0
+
+
+def test_baselines_read_the_same_dataset(tagged, wordpiece_tokenizer):
+    _, rows = tagged
+    random_collator = mlm_collator(wordpiece_tokenizer, "random", seed=0)
+    assert isinstance(random_collator, DataCollatorForBaselineMasking) and not random_collator.whole_word_mask
+    batch = random_collator(rows[:16])
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    with pytest.warns(UserWarning):
+        whole = mlm_collator(wordpiece_tokenizer, "whole-word", seed=0)
+    assert (whole(rows[:16])["labels"] != -100).any()
+    assert isinstance(mlm_collator(wordpiece_tokenizer, "content"), DataCollatorForContentMasking)
+
+
+def test_clear_errors(wordpiece_tokenizer):
+    plain = [dict(wordpiece_tokenizer("the tiger")) for _ in range(2)]
+    with pytest.raises(ValueError, match="content_word_mask.*remove_unused_columns=False"):
+        DataCollatorForContentMasking(wordpiece_tokenizer)(plain)
+    with pytest.raises(ValueError, match="budget"):
+        DataCollatorForContentMasking(wordpiece_tokenizer, budget="half")
+    with pytest.raises(ValueError, match="whole_words"):
+        DataCollatorForContentMasking(wordpiece_tokenizer, whole_word_mask=True)
+    with pytest.raises(ValueError, match="masking"):
+        mlm_collator(wordpiece_tokenizer, "span")
+    with pytest.raises(ValueError, match="mask_replace_prob"):
+        DataCollatorForContentMasking(wordpiece_tokenizer, mask_replace_prob=0.9, random_replace_prob=0.2)
+
+
+def test_trainer_runs_with_the_collator(tagged, wordpiece_tokenizer, tmp_path):
+    from transformers import Trainer, TrainingArguments
+
+    from encoders import load_encoder
+
+    _, rows = tagged
+    dataset = Dataset.from_list(rows[:64]).remove_columns(["offset_mapping"])
+    model = load_encoder("tiny", task="mlm", tokenizer=wordpiece_tokenizer, seed=0)
+    args = TrainingArguments(str(tmp_path), max_steps=3, per_device_train_batch_size=16, use_cpu=True,
+                             report_to="none", save_strategy="no", remove_unused_columns=False, logging_steps=1)
+    collator = DataCollatorForContentMasking(wordpiece_tokenizer, budget="matched", seed=0)
+    result = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
+    assert result.global_step == 3 and 0 < result.training_loss < 20
