@@ -70,6 +70,12 @@ FAMILIES = {"wordpiece": wordpiece, "byte-level-bpe": byte_level_bpe, "unigram":
 
 
 @pytest.fixture(scope="session")
+def make_sentences():
+    """The sentence generator, for tests that need their own seeds."""
+    return sentences
+
+
+@pytest.fixture(scope="session")
 def corpus() -> list[str]:
     return sentences(300, seed=1)
 

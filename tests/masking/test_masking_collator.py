@@ -15,12 +15,10 @@ from masking import (
     mlm_collator,
 )
 
-from .conftest import sentences
-
 
 @pytest.fixture(scope="module")
-def tagged(wordpiece_tokenizer, lexical_tagger):
-    texts = sentences(400, seed=7)
+def tagged(wordpiece_tokenizer, lexical_tagger, make_sentences):
+    texts = make_sentences(400, seed=7)
     ds = add_content_word_mask(Dataset.from_dict({"text": texts}), wordpiece_tokenizer, lexical_tagger,
                                keep_offsets=True)
     return texts, list(ds)
