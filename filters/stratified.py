@@ -1,0 +1,205 @@
+"""Score-based selection beyond one end of the ranking: both ends, the middle, and class-stratified or
+class-balanced subsets (including the stratified random baseline). Builds on ``select_by_score``'s ranking.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from datasets import Dataset
+
+from datamaps import count_for_fraction, top_positions
+
+KEEP_CHOICES = ("highest", "lowest", "both", "middle", "random")
+
+
+def keep_positions(scores, fraction: float | None = None, threshold=None, keep: str = "highest",
+                   seed: int = 0) -> np.ndarray:
+    """Positions of the kept items (unsorted), for every ``keep`` mode.
+
+    ``highest`` / ``lowest``: the top or bottom ``fraction``, or the items >= / <= ``threshold``.
+    ``both``: half of ``fraction`` from each end (the extra item of an odd count from the top), or the items
+    <= ``threshold[0]`` or >= ``threshold[1]``. ``middle``: ``fraction`` from the centre of the ranking, dropping
+    equal tails, or the items inside ``[threshold[0], threshold[1]]``. ``random``: a seeded random ``fraction``.
+    Counts are exact: ``round_half_up(fraction * n)``. Ties are broken by a seeded permutation.
+    """
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep={keep!r}; choose one of {list(KEEP_CHOICES)}.")
+    scores = np.asarray(scores, dtype=np.float64)
+    if (fraction is None) == (threshold is None):
+        raise ValueError("Give exactly one of `fraction` (e.g. 0.33) or `threshold`.")
+    if keep in ("highest", "lowest"):
+        return top_positions(scores, fraction, threshold, keep == "highest", seed)
+    if threshold is not None:
+        if keep == "random":
+            raise ValueError("keep='random' takes a fraction, not a threshold.")
+        try:
+            low, high = (float(value) for value in threshold)
+        except (TypeError, ValueError):
+            raise ValueError(f"keep={keep!r} needs threshold=(low, high); got {threshold!r}.") from None
+        if low > high:
+            raise ValueError(f"threshold=(low, high) needs low <= high; got {threshold!r}.")
+        inside = (scores >= low) & (scores <= high)
+        return np.flatnonzero(inside if keep == "middle" else ((scores <= low) | (scores >= high)))
+    count = count_for_fraction(fraction, len(scores))
+    if keep == "random":
+        return np.random.default_rng(seed).permutation(len(scores))[:count]
+    order = top_positions(scores, fraction=1.0, highest=True, seed=seed)  # full ranking, best first
+    if keep == "both":
+        from_top = (count + 1) // 2
+        return np.concatenate([order[:from_top], order[len(order) - (count - from_top):]])
+    start = (len(order) - count) // 2
+    return order[start : start + count]
+
+
+def _aligned_scores(dataset: Dataset, scores, id_column: str | None) -> np.ndarray:
+    """One score per dataset row, from an array, a Series (keyed by id or row) or a column name."""
+    if isinstance(scores, str):
+        if scores not in dataset.column_names:
+            raise ValueError(f"unknown score {scores!r}: it is not a column of the dataset "
+                             f"({dataset.column_names}). Pass a column name, an array or a Series.")
+        values = np.asarray(dataset[scores], dtype=np.float64)
+    elif isinstance(scores, pd.Series):
+        if id_column is not None:
+            if id_column not in dataset.column_names:
+                raise ValueError(f"id_column={id_column!r} is not a column of the dataset.")
+            keys = list(dataset[id_column])
+        else:
+            keys = range(len(dataset))
+        values = scores.reindex(keys).to_numpy(dtype=np.float64)
+    else:
+        values = np.asarray(scores, dtype=np.float64)
+        if values.shape != (len(dataset),):
+            raise ValueError(f"got scores of shape {values.shape} for a dataset of {len(dataset)} rows; give "
+                             "one score per row.")
+    missing = int(np.isnan(values).sum())
+    if missing:
+        raise ValueError(f"{missing} of {len(values)} rows have no score (NaN or an id missing from the Series); "
+                         "score every row, or select from the rows that have one.")
+    return values
+
+
+def _finish(dataset: Dataset, rows: np.ndarray, return_ids: bool, id_column: str | None):
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
+    if not return_ids:
+        return dataset.select(rows)
+    if id_column is None:
+        return pd.Index(rows, name="row")
+    return pd.Index(np.asarray(dataset[id_column])[rows], name=id_column)
+
+
+def select_ends(dataset: Dataset, scores, fraction: float | None = None, threshold=None, keep: str = "both",
+                seed: int = 0, return_ids: bool = False, id_column: str | None = None):
+    """Keep both ends of a score ranking (``keep="both"``) or its middle (``keep="middle"``).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The rows the scores describe.
+    scores : array, pandas.Series or str
+        One score per row; a Series indexed by ``id_column`` values (or row positions); or a column name.
+    fraction : float, optional
+        Share of rows to keep, in (0, 1], exact (rounded half up). ``both`` takes half from each end.
+    threshold : (low, high), optional
+        Instead of ``fraction``: keep scores <= low or >= high (``both``), or within [low, high] (``middle``).
+    keep : {"both", "middle"}
+    seed : int
+        Breaks ties reproducibly.
+    return_ids : bool
+        Return the kept ids (``id_column`` values, or row positions) instead of a Dataset.
+    id_column : str, optional
+        Column holding the ids that a Series of scores is keyed by.
+
+    Returns
+    -------
+    Dataset with the kept rows in their original order, or a pandas Index of ids.
+
+    Examples
+    --------
+    >>> tails = select_ends(train, data_map.scores("confidence"), fraction=0.2)  # doctest: +SKIP
+    """
+    if keep not in ("both", "middle"):
+        raise ValueError(f"select_ends keeps 'both' ends or the 'middle'; got keep={keep!r} (use select_by_score "
+                         "for one end).")
+    values = _aligned_scores(dataset, scores, id_column)
+    return _finish(dataset, keep_positions(values, fraction, threshold, keep, seed), return_ids, id_column)
+
+
+def class_quotas(labels, total: int, balance: str = "proportional") -> dict:
+    """How many rows to take from each class so that the quotas add up to exactly ``total``.
+
+    ``proportional``: the class proportions are kept (largest-remainder rounding, so each quota is within one
+    of ``total * share``). ``equal``: the same number from every class (the first classes in sorted order get
+    the remainder); a class smaller than its quota is an error.
+    """
+    classes, counts = np.unique(np.asarray(labels), return_counts=True)
+    if balance == "proportional":
+        exact = total * counts / counts.sum()
+    elif balance == "equal":
+        exact = np.full(len(classes), total / len(classes))
+    else:
+        raise ValueError(f"balance={balance!r}; choose 'proportional' or 'equal'.")
+    quotas = np.floor(exact).astype(np.int64)
+    # largest remainders first; stable sort keeps class order among equal remainders
+    for index in np.argsort(-(exact - quotas), kind="stable")[: total - quotas.sum()]:
+        quotas[index] += 1
+    too_small = [(c.item(), int(q), int(n)) for c, q, n in zip(classes, quotas, counts) if q > n]
+    if too_small:
+        raise ValueError(f"classes too small for balance='equal' (class, quota, available): {too_small}; lower "
+                         "the fraction or use balance='proportional'.")
+    return {c.item() if hasattr(c, "item") else c: int(q) for c, q in zip(classes, quotas)}
+
+
+def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, keep: str = "highest",
+                      label_column: str = "label", balance: str = "proportional", seed: int = 0,
+                      return_ids: bool = False, id_column: str | None = None):
+    """Select within each class: the same rule as the unstratified selectors, with per-class quotas.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The rows to choose from; ``label_column`` gives the classes.
+    scores : array, pandas.Series, str or None
+        As in :func:`select_ends`; ``None`` only with ``keep="random"`` (the stratified random baseline).
+    fraction : float
+        Share of all rows to keep, in (0, 1]; the total is exact (rounded half up) and split by
+        :func:`class_quotas`.
+    keep : {"highest", "lowest", "both", "middle", "random"}
+        Which examples of each class to keep (see :func:`keep_positions`).
+    label_column : str
+        Column holding the class of each row.
+    balance : {"proportional", "equal"}
+        Keep the class proportions of ``dataset``, or take the same number from every class.
+    seed, return_ids, id_column
+        As in :func:`select_ends`.
+
+    Returns
+    -------
+    Dataset with the kept rows in their original order, or a pandas Index of ids.
+
+    Examples
+    --------
+    >>> hard = select_stratified(train, data_map.scores("confidence"), 0.33, keep="lowest")  # doctest: +SKIP
+    >>> baseline = select_stratified(train, None, 0.33, keep="random", seed=1)  # doctest: +SKIP
+    """
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep={keep!r}; choose one of {list(KEEP_CHOICES)}.")
+    if label_column not in dataset.column_names:
+        raise ValueError(f"label_column={label_column!r} is not a column of the dataset; columns: "
+                         f"{dataset.column_names}.")
+    if scores is None:
+        if keep != "random":
+            raise ValueError(f"keep={keep!r} ranks by score: pass scores (or use keep='random').")
+        values = np.zeros(len(dataset))
+    else:
+        values = _aligned_scores(dataset, scores, id_column)
+    labels = np.asarray(dataset[label_column])
+    quotas = class_quotas(labels, count_for_fraction(fraction, len(dataset)), balance)
+    kept = []
+    for offset, (label, quota) in enumerate(quotas.items()):
+        rows = np.flatnonzero(labels == label)
+        if quota == 0:
+            continue
+        # a per-class fraction that reproduces the quota exactly under round-half-up
+        local = keep_positions(values[rows], fraction=quota / len(rows), keep=keep, seed=seed + offset)
+        kept.append(rows[local])
+    return _finish(dataset, np.concatenate(kept) if kept else np.empty(0, np.int64), return_ids, id_column)
