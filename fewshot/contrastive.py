@@ -1,0 +1,118 @@
+"""SetFit-style few-shot classification: contrastive fine-tuning of a sentence encoder, then logistic regression.
+
+Pairs are sampled, not enumerated, so their number is bounded whatever the number of classes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from encoders import mean_pool
+
+from .base import count_trainable_parameters
+from .embedding_methods import LinearProbe, fit_logistic_head
+from .training import train_steps
+
+
+def generate_pairs(labels: np.ndarray, num_pairs: int, seed: int) -> np.ndarray:
+    """Sample ``num_pairs`` example pairs, half same-class (target 1) and half different-class (target 0).
+
+    Anchors are drawn uniformly, so the cost is ``O(num_pairs)`` whatever the number of classes (enumerating
+    all pairs grows with the square of the training set). When ``num_pairs`` exceeds the number of distinct
+    pairs, pairs repeat. Returns an ``int64`` array of shape ``(num_pairs, 3)``: ``first, second, target``.
+    """
+    labels = np.asarray(labels)
+    if num_pairs < 2:
+        raise ValueError(f"num_pairs must be at least 2 (one positive, one negative), got {num_pairs}.")
+    members = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
+    if len(members) < 2:
+        raise ValueError("Contrastive pairs need at least two classes.")
+    can_pair = np.flatnonzero([len(members[label]) >= 2 for label in labels])
+    if len(can_pair) == 0:
+        raise ValueError("Contrastive pairs need at least one class with two or more examples (same-class pairs).")
+    rng = np.random.default_rng(seed)
+    num_positive = num_pairs // 2
+    pairs = np.empty((num_pairs, 3), dtype=np.int64)
+    for row in range(num_pairs):
+        if row < num_positive:
+            first = rng.choice(can_pair)
+            same = members[labels[first]]
+            second = rng.choice(same[same != first])
+        else:
+            first = rng.integers(len(labels))
+            second = rng.integers(len(labels) - len(members[labels[first]]))
+            second = np.flatnonzero(labels != labels[first])[second]
+        pairs[row] = (first, second, int(row < num_positive))
+    return pairs[rng.permutation(num_pairs)]
+
+
+class ContrastiveClassifier(LinearProbe):
+    """Contrastive fine-tuning on sampled pairs (cosine-similarity loss), then a logistic-regression head.
+
+    This is the SetFit recipe (Tunstall et al. 2022) written on torch/transformers directly: the encoder is
+    trained so that same-class pairs have cosine similarity 1 and different-class pairs 0; a logistic
+    regression is then fitted on the new mean-pooled embeddings.
+
+    Parameters
+    ----------
+    model_name_or_path:
+        A sentence encoder hub id or path (SetFit's default is ``sentence-transformers/paraphrase-mpnet-base-v2``).
+    num_iterations:
+        SetFit's knob: each training example anchors ``num_iterations`` positive and as many negative pairs.
+    max_pairs:
+        Upper bound on the number of pairs, whatever the training-set size or number of classes.
+    num_epochs, learning_rate, batch_size:
+        Contrastive training settings (``batch_size`` counts pairs).
+    C:
+        Inverse regularisation strength of the logistic-regression head.
+    text_column, label_column, seed, max_length:
+        See :class:`~fewshot.base.FewShotClassifier`.
+
+    Examples
+    --------
+    >>> clf = ContrastiveClassifier("sentence-transformers/all-MiniLM-L6-v2").fit(train)  # doctest: +SKIP
+    >>> clf.predict(["the battery dies in an hour"])                                      # doctest: +SKIP
+    [0]
+    """
+
+    def __init__(
+        self, model_name_or_path: str, num_iterations: int = 20, max_pairs: int = 2000, num_epochs: int = 1,
+        learning_rate: float = 2e-5, batch_size: int = 16, C: float = 1.0, text_column: str = "text",
+        label_column: str = "label", seed: int = 0, max_length: int = 256,
+    ) -> None:
+        super().__init__(model_name_or_path, C, text_column, label_column, seed, batch_size, max_length)
+        self.num_iterations = num_iterations
+        self.max_pairs = max_pairs
+        self.num_epochs = num_epochs
+        self.learning_rate = learning_rate
+
+    def _fit(self, texts: list[str], labels: np.ndarray) -> None:
+        if self.num_iterations < 1 or self.max_pairs < 2:
+            raise ValueError(
+                f"num_iterations must be >= 1 and max_pairs >= 2; got {self.num_iterations} and {self.max_pairs}."
+            )
+        self._load_encoder()
+        num_pairs = min(2 * self.num_iterations * len(texts), self.max_pairs)
+        self.pairs_ = generate_pairs(labels, num_pairs, self.seed)
+        self.encoder_.train()
+        train_steps(
+            self.encoder_.parameters(), self._batches(self.pairs_), lambda pairs: self._pair_loss(texts, pairs),
+            epochs=self.num_epochs, learning_rate=self.learning_rate, seed=self.seed,
+        )
+        self.encoder_.eval()
+        self.head_ = fit_logistic_head(self._embed(texts), labels, self.C, self.seed)
+        self.num_trainable_parameters_ = (
+            count_trainable_parameters(self.encoder_) + self.head_.coef_.size + self.head_.intercept_.size
+        )
+
+    def _pair_loss(self, texts: list[str], pairs: np.ndarray) -> torch.Tensor:
+        # Each distinct text of the batch is encoded once, however many pairs it appears in.
+        unique, inverse = np.unique(pairs[:, :2], return_inverse=True)
+        batch = self.tokenizer_(
+            [texts[i] for i in unique], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.encoder_.device)
+        vectors = mean_pool(self.encoder_(**batch).last_hidden_state, batch["attention_mask"])
+        inverse = torch.from_numpy(inverse.reshape(-1, 2))
+        similarity = torch.nn.functional.cosine_similarity(vectors[inverse[:, 0]], vectors[inverse[:, 1]]).float()
+        target = torch.from_numpy(pairs[:, 2]).to(similarity)
+        return torch.nn.functional.mse_loss(similarity, target)
