@@ -3,7 +3,13 @@
 Random MLM masking spends much of its budget on stop words and punctuation; these tools mask content
 words instead, with random and whole-word masking as baselines that read the same tagged dataset.
 """
-from .alignment import CONTENT_MASK_COLUMN, WORD_IDS_COLUMN, add_content_word_mask, align_words_to_tokens
+from .alignment import (
+    CONTENT_MASK_COLUMN,
+    WORD_IDS_COLUMN,
+    add_content_word_mask,
+    align_batch,
+    align_words_to_tokens,
+)
 from .collator import (
     BUDGETS,
     MASKING_STRATEGIES,
@@ -24,6 +30,7 @@ __all__ = [
     "DataCollatorForBaselineMasking",
     "DataCollatorForContentMasking",
     "add_content_word_mask",
+    "align_batch",
     "align_words_to_tokens",
     "mlm_collator",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 from datasets import Dataset, IterableDataset
@@ -45,23 +46,42 @@ def align_words_to_tokens(
         int32, index of the (last) word the token overlaps, -1 for special tokens and tokens that cover
         only whitespace. Sub-tokens of one word share its id, which is how whole words are masked together.
     """
-    offsets = np.asarray(offset_mapping, dtype=np.int64).reshape(-1, 2)
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    n_tokens = len(offsets)
-    if len(word_spans) == 0 or n_tokens == 0:
-        return np.zeros(n_tokens, dtype=np.int8), np.full(n_tokens, -1, dtype=np.int32)
-    word_starts, word_ends, is_content = word_spans[:, 0], word_spans[:, 1], word_spans[:, 2]
-    first = np.searchsorted(word_ends, starts, side="right")  # first word ending after the token starts
-    last = np.searchsorted(word_starts, ends, side="left") - 1  # last word starting before the token ends
+    special = [special_tokens_mask] if special_tokens_mask is not None else None
+    (content,), (word_ids,) = align_batch([offset_mapping], [word_spans], special)
+    return content, word_ids
+
+
+def align_batch(
+    offset_mappings: Sequence, word_spans: Sequence[np.ndarray], special_tokens_masks: Sequence | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`align_words_to_tokens` for many texts at once, vectorized over the whole batch.
+
+    Each text's offsets are shifted into its own band (text index << 32) so that one ``searchsorted``
+    over the concatenated words serves every text; per-text numpy calls would cost more than the work.
+    """
+    n_texts = len(offset_mappings)
+    token_counts = np.fromiter((len(o) for o in offset_mappings), dtype=np.int64, count=n_texts)
+    word_counts = np.fromiter((len(w) for w in word_spans), dtype=np.int64, count=n_texts)
+    offsets = np.fromiter(chain.from_iterable(chain.from_iterable(offset_mappings)), dtype=np.int64,
+                          count=2 * int(token_counts.sum())).reshape(-1, 2)
+    token_band = np.repeat(np.arange(n_texts, dtype=np.int64) << 32, token_counts)
+    starts, ends = offsets[:, 0] + token_band, offsets[:, 1] + token_band
+    spans = np.concatenate([np.asarray(w, dtype=np.int64).reshape(-1, 3) for w in word_spans]) if n_texts else np.zeros((0, 3), np.int64)
+    word_band = np.repeat(np.arange(n_texts, dtype=np.int64) << 32, word_counts)
+    first = np.searchsorted(spans[:, 1] + word_band, starts, side="right")  # first word ending after the start
+    last = np.searchsorted(spans[:, 0] + word_band, ends, side="left") - 1  # last word starting before the end
     n_overlapping = last - first + 1
-    content_prefix = np.concatenate([[0], np.cumsum(is_content)])
-    n_content = content_prefix[np.clip(last + 1, 0, None)] - content_prefix[np.clip(first, None, len(word_spans))]
+    content_prefix = np.concatenate([[0], np.cumsum(spans[:, 2])])
+    n_content = content_prefix[np.maximum(last + 1, 0)] - content_prefix[np.minimum(first, len(spans))]
     valid = (n_overlapping > 0) & (ends > starts)
-    if special_tokens_mask is not None:
-        valid &= np.asarray(special_tokens_mask, dtype=bool) == 0
-    content = valid & (n_content == n_overlapping)
-    word_ids = np.where(valid, last, -1).astype(np.int32)
-    return content.astype(np.int8), word_ids
+    if special_tokens_masks is not None:
+        special = np.fromiter(chain.from_iterable(special_tokens_masks), dtype=np.int64, count=len(offsets))
+        valid &= special == 0
+    content = (valid & (n_content == n_overlapping)).astype(np.int8)
+    first_word_of_text = np.repeat(np.concatenate([[0], np.cumsum(word_counts)[:-1]]), token_counts)
+    word_ids = np.where(valid, last - first_word_of_text, -1).astype(np.int32)
+    splits = np.cumsum(token_counts)[:-1]
+    return np.split(content, splits), np.split(word_ids, splits)
 
 
 def add_content_word_mask(
@@ -119,15 +139,10 @@ def add_content_word_mask(
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
         )
-        content_masks, word_ids = [], []
-        for offsets, special, spans in zip(
-            encoded["offset_mapping"], encoded["special_tokens_mask"], tagger.word_spans(texts)
-        ):
-            content, words = align_words_to_tokens(offsets, spans, special)
-            content_masks.append(content.tolist())
-            word_ids.append(words.tolist())
-        encoded[CONTENT_MASK_COLUMN] = content_masks
-        encoded[WORD_IDS_COLUMN] = word_ids
+        content, words = align_batch(
+            encoded["offset_mapping"], list(tagger.word_spans(texts)), encoded["special_tokens_mask"])
+        encoded[CONTENT_MASK_COLUMN] = [row.tolist() for row in content]
+        encoded[WORD_IDS_COLUMN] = [row.tolist() for row in words]
         if not keep_offsets:
             del encoded["offset_mapping"]
         return dict(encoded)

@@ -190,3 +190,21 @@ def test_trainer_runs_with_the_collator(tagged, wordpiece_tokenizer, tmp_path):
     collator = DataCollatorForContentMasking(wordpiece_tokenizer, budget="matched", seed=0)
     result = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
     assert result.global_step == 3 and 0 < result.training_loss < 20
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_padding_matches_tokenizer_pad(tagged, wordpiece_tokenizer, side):
+    _, rows = tagged
+    tokenizer = wordpiece_tokenizer
+    original_side = tokenizer.padding_side
+    tokenizer.padding_side = side
+    try:
+        collator = DataCollatorForContentMasking(tokenizer, mlm_probability=0.0, pad_to_multiple_of=8)
+        batch = collator(rows[:16])
+        reference = tokenizer.pad([{k: r[k] for k in ("input_ids", "attention_mask")} for r in rows[:16]],
+                                  return_tensors="pt", pad_to_multiple_of=8)
+    finally:
+        tokenizer.padding_side = original_side
+    assert torch.equal(batch["input_ids"], reference["input_ids"])
+    assert torch.equal(batch["attention_mask"], reference["attention_mask"])
+    assert torch.all(batch["labels"] == -100)
