@@ -130,15 +130,24 @@ class ContentWordTagger:
         """
         self._ensure_loaded()
         texts = (_check_text(text) for text in texts)
+        chunk = []
         for doc in self.nlp_.pipe(texts, batch_size=self.batch_size, n_process=self.n_process):
-            yield self._doc_spans(doc)
+            chunk.append(doc)
+            if len(chunk) == self.batch_size:
+                yield from self._chunk_spans(chunk)
+                chunk = []
+        if chunk:
+            yield from self._chunk_spans(chunk)
 
-    def _doc_spans(self, doc) -> np.ndarray:
-        if len(doc) == 0:
-            return np.zeros((0, 3), dtype=np.int64)
-        array = doc.to_array([IDX, LENGTH, POS, IS_STOP, IS_SPACE, ORTH])
-        array = array[array[:, 4] == 0]
-        lexical = np.array([self._lexical(doc.vocab, int(o)) for o in array[:, 5]], dtype=np.int64).reshape(-1, 3)
+    def _chunk_spans(self, docs: list) -> list[np.ndarray]:
+        # Vectorized over a chunk of documents: per-document numpy calls would cost as much as the blank
+        # pipeline's tokenization itself.
+        vocab = docs[0].vocab
+        arrays = [doc.to_array([IDX, LENGTH, POS, IS_STOP, IS_SPACE, ORTH]).reshape(-1, 6) for doc in docs]
+        array = np.concatenate(arrays)
+        keep = array[:, 4] == 0
+        unique_orths, inverse = np.unique(array[:, 5], return_inverse=True)
+        lexical = np.array([self._lexical(vocab, int(o)) for o in unique_orths], dtype=np.int64).reshape(-1, 3)[inverse]
         content = lexical[:, 0].astype(bool)
         if self.strategy_ == "pos":
             content &= np.isin(array[:, 2], self._content_pos_ids)
@@ -150,7 +159,10 @@ class ContentWordTagger:
         # token for that punctuation is never part of the content word.
         starts = np.where(content, starts + lexical[:, 1], starts)
         ends = np.where(content, ends - lexical[:, 2], ends)
-        return np.stack([starts, ends, content.astype(np.int64)], axis=1)
+        spans = np.stack([starts, ends, content.astype(np.int64)], axis=1)
+        pieces = np.split(spans, np.cumsum([len(a) for a in arrays])[:-1])
+        keeps = np.split(keep, np.cumsum([len(a) for a in arrays])[:-1])
+        return [piece[k] for piece, k in zip(pieces, keeps)]
 
     def _lexical(self, vocab, orth: int) -> tuple[int, int, int]:
         """``(ok, leading, trailing)`` for a word form: ``ok`` when it has a letter or digit and (with
