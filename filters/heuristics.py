@@ -6,12 +6,13 @@ default to the published values (Gopher: Rae et al. 2021, appendix A; C4: Raffel
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
+
+import numpy as np
 
 # Gopher's English stop-word test: a document must contain at least two of these words.
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
@@ -24,6 +25,9 @@ _HTML_TAG = re.compile(
     r"td|th|thead|title|tr|u|ul)(?:\s[^<>]*)?/?>",
     re.IGNORECASE,
 )
+# Whitespace-separated tokens holding a letter or digit (content words) / a letter (alphabetic words).
+_CONTENT_WORD = re.compile(r"\S*[^\W_]\S*")
+_ALPHABETIC_WORD = re.compile(r"\S*[^\W\d_]\S*")
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
 
 
@@ -43,11 +47,11 @@ class DocumentStats:
 
     @cached_property
     def lowercase_words(self) -> list[str]:
-        return [word.lower() for word in self.words]
+        return self.text.lower().split()
 
     @cached_property
     def content_words(self) -> list[str]:
-        return [word for word in self.words if any(ch.isalnum() for ch in word)]
+        return _CONTENT_WORD.findall(self.text)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -59,7 +63,7 @@ class DocumentStats:
 
     @cached_property
     def word_characters(self) -> int:
-        return sum(len(word) for word in self.words)
+        return sum(map(len, self.words))
 
 
 class QualityRule:
@@ -117,7 +121,7 @@ class MeanWordLength(QualityRule):
         words = doc.content_words
         if not words:
             return False
-        mean = sum(len(word) for word in words) / len(words)
+        mean = sum(map(len, words)) / len(words)
         return self.min_length <= mean <= self.max_length
 
 
@@ -139,8 +143,7 @@ class AlphabeticWords(QualityRule):
         words = doc.words
         if not words:
             return False
-        alphabetic = sum(1 for word in words if any(ch.isalpha() for ch in word))
-        return alphabetic / len(words) >= self.min_fraction
+        return len(_ALPHABETIC_WORD.findall(doc.text)) / len(words) >= self.min_fraction
 
 
 @dataclass(frozen=True)
@@ -248,14 +251,17 @@ def _default_duplicate_ngrams() -> dict[int, float]:
     return {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
 
+_HASH_BASE = np.uint64(1_000_003)
+
+
 @dataclass(frozen=True)
 class RepeatedNGrams(QualityRule):
-    """Drop documents dominated by repeated word n-grams (Gopher, table A1).
+    """Drop documents dominated by repeated word n-grams (Gopher, table A1); words are compared lowercased.
 
-    ``top``: for n = 2, 3, 4, the most frequent n-gram (if it occurs more than once) may cover at most this share
-    of the word characters (0.20, 0.18, 0.16). ``duplicate``: for n = 5..10, the words inside n-grams that repeat
-    an earlier n-gram may hold at most this share of the characters (0.15 down to 0.10); overlapping n-grams
-    count each word once.
+    ``top``: for n = 2, 3, 4, the most frequent n-gram (if it occurs more than once; the longest such if tied)
+    may cover at most this share of the word characters (0.20, 0.18, 0.16). ``duplicate``: for n = 5..10, the
+    words inside n-grams that repeat an earlier n-gram may hold at most this share of the characters (0.15 down
+    to 0.10); overlapping n-grams count each word once.
     """
 
     top: dict[int, float] = field(default_factory=_default_top_ngrams)
@@ -276,26 +282,37 @@ class RepeatedNGrams(QualityRule):
         words, total = doc.lowercase_words, doc.word_characters
         if not total:
             return False
-        for n, limit in self.top.items():
-            if len(words) < n:
+        largest = max((n for n in {*self.top, *self.duplicate} if n <= len(words)), default=0)
+        if not largest:
+            return True
+        # Vectorised: one integer per word (Python's string hash), rolling n-gram hashes, prefix sums of lengths.
+        ids = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        prefix = np.concatenate(([0], np.cumsum(lengths)))
+        hashes = ids
+        for n in range(1, largest + 1):
+            if n > 1:
+                hashes = hashes[:-1] * _HASH_BASE + ids[n - 1 :]
+            if n not in self.top and n not in self.duplicate:
                 continue
-            counts = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-            gram, count = counts.most_common(1)[0]
-            if count > 1 and sum(len(w) for w in gram) * count / total > limit:
-                return False
-        for n, limit in self.duplicate.items():
-            if len(words) < n:
-                continue
-            covered = bytearray(len(words))
-            seen: set[tuple[str, ...]] = set()
-            for i in range(len(words) - n + 1):
-                gram = tuple(words[i : i + n])
-                if gram in seen:
-                    covered[i : i + n] = b"\x01" * n
-                else:
-                    seen.add(gram)
-            if sum(len(w) for w, flag in zip(words, covered) if flag) / total > limit:
-                return False
+            _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
+            most = counts.max()
+            if most < 2:
+                return True  # no n-gram repeats, so no longer one can either
+            if n in self.top:
+                starts = np.flatnonzero(counts[inverse] == most)
+                if (prefix[starts + n] - prefix[starts]).max() * most / total > self.top[n]:
+                    return False
+            if n in self.duplicate:
+                repeated = np.ones(len(hashes), dtype=bool)
+                repeated[first] = False
+                starts = np.flatnonzero(repeated)
+                # mark the words covered by any repeated n-gram: +1 at each start, -1 after each end, running sum
+                marks = np.zeros(len(words) + 1, dtype=np.int64)
+                np.add.at(marks, starts, 1)
+                np.add.at(marks, starts + n, -1)
+                if lengths[np.cumsum(marks[:-1]) > 0].sum() / total > self.duplicate[n]:
+                    return False
         return True
 
 

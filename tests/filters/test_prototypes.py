@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from conftest import synthetic_sentiment
+from synthetic import synthetic_sentiment
 from filters.embedding_cache import cached_embed, embedding_key
 from filters.prototypes import PrototypePruner, nearest_centroid_distance
 
