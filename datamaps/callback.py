@@ -135,6 +135,18 @@ class DataMapCallback(TrainerCallback):
         if self.mode == "eval":
             self._clean_pass(snapshot=self.snapshots_per_epoch - 1)
         observations = gather_observations(self._recorder.buffer())
+        if not _is_whole(state.epoch):
+            # Stopped mid-epoch (interrupted, or max_steps): an unfinished epoch is not a time point of the map.
+            # Keep what was seen as a partial record, which a resumed run continues.
+            if observations is not None and len(observations["key"]):
+                self._recorder.save_partial(state.global_step, self._epoch, observations)
+                logger.warning(
+                    "DataMapCallback: training stopped in the middle of epoch %d; its record so far is kept under "
+                    "%s/partial and is completed if training resumes from a checkpoint at step %d. The map holds "
+                    "the finished epochs only.", self._epoch, self.output_dir, state.global_step,
+                )
+            self._recorder.clear()
+            return
         if observations is not None:
             self._recorder.write_epoch(self._epoch, observations)
             self._recorder.remove_partials()
@@ -256,7 +268,7 @@ class DataMapCallback(TrainerCallback):
                 self._recorder.remove_partials()
             return
         restored = self._is_writer and self._recorder.load_partial(state.global_step)
-        if self._is_writer and not restored and not float(state.epoch).is_integer():
+        if self._is_writer and not restored and not _is_whole(state.epoch):
             logger.warning(
                 "DataMapCallback: resuming mid-epoch at step %d without a saved record of that epoch's first part; "
                 "epoch %d of the map will miss those examples.", state.global_step, self._epoch,
@@ -285,6 +297,10 @@ class DataMapCallback(TrainerCallback):
     def _update_metadata(self, **changes: Any) -> None:
         self._metadata.update(changes)
         write_json(self.output_dir / METADATA_FILE, self._metadata)
+
+
+def _is_whole(epoch: float | None) -> bool:
+    return abs((epoch or 0.0) - round(epoch or 0.0)) < 1e-6
 
 
 def _epoch_index(epoch: float | None) -> int:

@@ -9,6 +9,7 @@ recorded exactly once per epoch whatever the order, and extra copies (Distribute
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,8 +20,9 @@ LABEL_COLUMNS = ("labels", "label", "label_ids")
 
 
 def fingerprint(token_ids: np.ndarray) -> int:
-    """A 64-bit fingerprint of one sequence of token ids."""
-    return hash(np.ascontiguousarray(token_ids, dtype=np.int64).tobytes())
+    """A 64-bit fingerprint of one sequence of token ids, the same in every process (unlike ``hash``)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(token_ids, dtype=np.int64).tobytes(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 class ExampleIndex:
@@ -33,7 +35,10 @@ class ExampleIndex:
         fingerprints = np.asarray(fingerprints, dtype=np.int64)
         self.num_examples = len(fingerprints)
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
-        self.unique_fingerprints, self.group_of_row = np.unique(fingerprints, return_inverse=True)
+        # A group is named by its first row, so group ids agree across processes and runs.
+        self.unique_fingerprints, first_row, inverse = np.unique(fingerprints, return_index=True, return_inverse=True)
+        self.group_first_row = first_row.astype(np.int64)
+        self.group_of_row = self.group_first_row[inverse]
 
     @classmethod
     def from_token_ids(cls, sequences: Iterable, labels=None) -> "ExampleIndex":
@@ -74,23 +79,23 @@ class ExampleIndex:
         return cls.from_token_ids(sequences, labels)
 
     def lookup(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
-        """Group ids of the rows of a ``(B, L)`` batch; -1 for a row that matches no training example."""
+        """Group ids (first row of each group) of the rows of a ``(B, L)`` batch; -1 where no example matches."""
         keys = np.empty(len(input_ids), dtype=np.int64)
         for i, row in enumerate(input_ids):
             keys[i] = fingerprint(row if attention_mask is None else row[attention_mask[i] != 0])
         position = np.searchsorted(self.unique_fingerprints, keys)
         position = np.minimum(position, len(self.unique_fingerprints) - 1)
-        return np.where(self.unique_fingerprints[position] == keys, position, -1)
+        return np.where(self.unique_fingerprints[position] == keys, self.group_first_row[position], -1)
 
     def group_label(self, groups: np.ndarray) -> np.ndarray:
         """The gold label of each group, for batches whose labels were taken out before the forward pass."""
         if self.labels is None:
             raise ValueError("The training dataset has no label column to take gold labels from.")
-        first = pd.Series(self.labels).groupby(self.group_of_row).agg(["min", "max"])
-        mixed = first["min"].to_numpy() != first["max"].to_numpy()
-        if mixed[groups].any():
+        labels = pd.Series(self.labels).groupby(self.group_of_row).agg(["min", "max"])
+        low, high = labels["min"].loc[groups].to_numpy(), labels["max"].loc[groups].to_numpy()
+        if (low != high).any():
             raise ValueError("Identical inputs carry different labels; pass `labels` in the batch.")
-        return first["min"].to_numpy()[groups]
+        return low
 
     def assign_rows(self, groups: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Assign observations (group, gold) in arrival order to distinct example rows.

@@ -1,54 +1,6 @@
-"""A tiny, fast classification set-up shared by the data-map tests."""
-from __future__ import annotations
-
 import pytest
-from datasets import Dataset
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from synthetic import synthetic_sentiment
-from encoders import load_encoder
-
-
-def tiny_dataset(tokenizer, n: int = 45, seed: int = 1, flip: float = 0.0) -> Dataset:
-    data = synthetic_sentiment(n, seed=seed)
-    dataset = Dataset.from_dict({**data, "guid": [f"ex-{i:04d}" for i in range(n)]})
-    if flip:
-        import numpy as np
-
-        rng = np.random.default_rng(seed)
-        flipped = rng.permutation(n)[: int(round(flip * n))]
-        labels = np.asarray(dataset["label"])
-        labels[flipped] = 1 - labels[flipped]
-        dataset = dataset.remove_columns("label").add_column("label", labels.tolist())
-        dataset = dataset.add_column("flipped", np.isin(np.arange(n), flipped).tolist())
-    return dataset.map(lambda batch: tokenizer(batch["text"], truncation=True), batched=True)
-
-
-def frozen_model(tokenizer, num_labels: int = 2):
-    """No dropout: with learning_rate=0 every forward pass of an example gives the same logits."""
-    model = load_encoder("tiny", num_labels=num_labels, tokenizer=tokenizer, seed=0)
-    model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.0
-    for module in model.modules():
-        if module.__class__.__name__ == "Dropout":
-            module.p = 0.0
-    return model
-
-
-def training_args(output_dir, **overrides) -> TrainingArguments:
-    settings = dict(
-        output_dir=str(output_dir), per_device_train_batch_size=4, num_train_epochs=2, report_to="none",
-        save_strategy="no", use_cpu=True, disable_tqdm=True, logging_strategy="no", seed=0,
-    )
-    settings.update(overrides)
-    return TrainingArguments(**settings)
-
-
-def make_trainer(model, tokenizer, dataset, output_dir, callbacks, processing_class=True, **overrides) -> Trainer:
-    return Trainer(
-        model=model, args=training_args(output_dir, **overrides), train_dataset=dataset,
-        data_collator=DataCollatorWithPadding(tokenizer), callbacks=callbacks,
-        processing_class=tokenizer if processing_class else None,
-    )
+from datamap_fixtures import tiny_dataset
 
 
 @pytest.fixture

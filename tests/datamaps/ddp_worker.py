@@ -1,0 +1,14 @@
+"""Run by torchrun in test_distributed.py: a tiny Trainer run on 2 CPU processes (gloo) with DataMapCallback."""
+import sys
+
+from datamap_fixtures import frozen_model, make_trainer, tiny_dataset
+from datamaps import DataMapCallback
+from encoders import train_wordpiece_tokenizer
+from synthetic import synthetic_sentiment
+
+output = sys.argv[1]
+tokenizer = train_wordpiece_tokenizer(synthetic_sentiment(500)["text"], vocab_size=200)
+dataset = tiny_dataset(tokenizer, n=45)  # 45 is odd: DistributedSampler pads with a duplicate example
+trainer = make_trainer(frozen_model(tokenizer), tokenizer, dataset, f"{output}/run", [DataMapCallback(f"{output}/map", id_column="guid")],
+                       learning_rate=1e-3, num_train_epochs=2, ddp_backend="gloo")
+trainer.train()
