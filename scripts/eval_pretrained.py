@@ -1,0 +1,152 @@
+"""Fine-tune every checkpoint of pretraining runs on downstream tasks; accuracy against pretraining steps.
+
+Reads the run folders written by ``scripts/pretrain_mlm.py`` (``summary.json``, ``tokenizer/``,
+``step-N/``), fine-tunes each checkpoint and a no-pretraining baseline (same config, random weights, step 0)
+on SST-2 and TREC with several seeds, and writes ``results.csv`` (one row per fine-tuning run),
+``summary.md`` (mean ± std table and the steps each strategy needs to reach random masking's final
+accuracy) and ``accuracy_vs_steps.png``.
+
+    PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 python scripts/eval_pretrained.py \\
+        --runs runs/random-s0 runs/content-s0 --tasks sst2 trec --seeds 0 1 --output-dir runs/eval
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from encoders import efficient_training_args, load_benchmark, load_encoder  # noqa: E402
+
+# task -> (train split, evaluation split, number of classes)
+TASKS = {"sst2": ("train", "dev", 2), "trec": ("train", "test", 6)}
+
+
+def finetune(model_source: str, tokenizer, task: str, seed: int, args) -> float:
+    """Accuracy of one fine-tuning run: ``model_source`` is a checkpoint folder or a miniature size."""
+    train_split, eval_split, num_labels = TASKS[task]
+    train = load_benchmark(task, train_split, limit=args.train_limit, seed=seed)
+    evaluation = load_benchmark(task, eval_split)
+
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=args.max_length)
+
+    train = train.map(encode, batched=True, remove_columns=["text"])
+    evaluation = evaluation.map(encode, batched=True, remove_columns=["text"])
+    model = load_encoder(model_source, num_labels=num_labels, tokenizer=tokenizer, seed=seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        training_args = efficient_training_args(
+            scratch, num_train_epochs=args.epochs, learning_rate=args.lr, per_device_train_batch_size=32,
+            per_device_eval_batch_size=128, seed=seed, logging_strategy="no", warmup_steps=0.06,
+        )
+        trainer = Trainer(model=model, args=training_args, train_dataset=train,
+                          data_collator=DataCollatorWithPadding(tokenizer))
+        trainer.train()
+        prediction = trainer.predict(evaluation)
+    return float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())
+
+
+def evaluate_runs(args) -> pd.DataFrame:
+    rows = []
+    done_baselines = set()
+    for run in map(Path, args.runs):
+        summary = json.loads((run / "summary.json").read_text())
+        tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
+        sources = [(int(name.split("-")[1]), str(run / name)) for name in summary["checkpoints"]]
+        key = (summary["size"], tokenizer.backend_tokenizer.to_str())
+        if args.baseline and key not in done_baselines:  # step 0: same config, random weights, once per vocab
+            done_baselines.add(key)
+            sources = [(0, summary["size"])] + sources
+        for step, source in sources:
+            for task in args.tasks:
+                for seed in args.seeds:
+                    accuracy = finetune(source, tokenizer, task, seed, args)
+                    row = {"run": run.name, "masking": summary["masking"] if step else "none",
+                           "pretrain_seed": summary["seed"], "step": step,
+                           "pretrain_tokens": round(summary["tokens"] * step / summary["total_steps"]),
+                           "task": task, "finetune_seed": seed, "accuracy": accuracy}
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def steps_to_match(table: pd.DataFrame, task: str, reference: str = "random") -> dict[str, float | None]:
+    """First checkpoint step at which each strategy's mean accuracy reaches ``reference``'s final mean, as a
+    fraction of ``reference``'s final step (the claim to test is content <= 0.5)."""
+    means = table[table.task == task].groupby(["masking", "step"]).accuracy.mean()
+    if reference not in means.index.get_level_values(0):
+        return {}
+    final_step = means[reference].index.max()
+    target = means[reference][final_step]
+    out = {}
+    for masking in means.index.get_level_values(0).unique():
+        if masking == "none":
+            continue
+        reached = [step for step, value in means[masking].items() if step > 0 and value >= target]
+        out[masking] = round(min(reached) / final_step, 3) if reached else None
+    return out
+
+
+def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(output_dir / "results.csv", table.to_csv(index=False))
+    grouped = table.groupby(["task", "masking", "step"]).accuracy.agg(["mean", "std", "count"]).reset_index()
+    lines = ["| task | masking | step | accuracy mean | std | runs |", "|---|---|---|---|---|---|"]
+    for r in grouped.itertuples():
+        lines.append(f"| {r.task} | {r.masking} | {r.step} | {r.mean:.3f} | {0 if np.isnan(r.std) else r.std:.3f} | {r.count} |")
+    for task in table.task.unique():
+        lines.append(f"\n{task}: steps to reach random masking's final accuracy, as a fraction of random's "
+                     f"steps: {steps_to_match(table, task)}")
+    atomic_write(output_dir / "summary.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    tasks = list(table.task.unique())
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        part = grouped[grouped.task == task]
+        baseline = part[part.masking == "none"]
+        for masking in sorted(set(part.masking) - {"none"}):
+            curve = part[part.masking == masking].sort_values("step")
+            curve = pd.concat([baseline, curve])
+            axis.errorbar(curve.step, curve["mean"], yerr=curve["std"].fillna(0), marker="o", capsize=3, label=masking)
+        axis.set(title=task, xlabel="pretraining steps", ylabel="accuracy")
+        axis.legend()
+    figure.tight_layout()
+    with tempfile.NamedTemporaryFile(dir=output_dir, suffix=".png", delete=False) as handle:
+        figure.savefig(handle.name, dpi=120)
+    os.replace(handle.name, output_dir / "accuracy_vs_steps.png")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders written by pretrain_mlm.py")
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["sst2", "trec"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--train-limit", type=int, default=5000, help="fine-tuning examples per task (seeded subset)")
+    parser.add_argument("--epochs", type=float, default=2)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the step-0 baseline")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs/eval"))
+    args = parser.parse_args()
+    hf_logging.set_verbosity_error()  # the "newly initialized classifier" report would repeat for every run
+    write_outputs(evaluate_runs(args), args.output_dir)
+
+
+if __name__ == "__main__":
+    main()
