@@ -47,8 +47,9 @@ class ContentWordTagger:
     Parameters
     ----------
     model:
-        A spaCy pipeline name or path (default ``"en_core_web_sm"``), or a loaded ``spacy.Language``.
-        When a name cannot be loaded the tagger warns once and uses ``spacy.blank(lang)``.
+        A spaCy pipeline name or path (default ``"en_core_web_sm"``), a loaded ``spacy.Language``, or
+        ``"blank"`` for ``spacy.blank(lang)`` on purpose (lexical rules, no warning). When a name cannot be
+        loaded the tagger warns once and uses ``spacy.blank(lang)``.
     content_pos:
         Universal POS tags that count as content words. Function-word tags (AUX, DET, PRON, ADP, CCONJ,
         SCONJ, PART, PUNCT, SYM) are refused.
@@ -205,6 +206,8 @@ def _check_text(text) -> str:
 
 
 def _load_pipeline(name: str, lang: str) -> Language:
+    if name == "blank":
+        return spacy.blank(lang)
     try:
         return spacy.load(name)
     except OSError:

@@ -65,6 +65,14 @@ def test_missing_pipeline_falls_back_with_one_warning(monkeypatch):
     assert first.content_words(["the tiger"]) == [["tiger"]]
 
 
+def test_blank_on_purpose_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tagger = ContentWordTagger("blank", lang="de").load()
+    assert tagger.strategy_ == "lexical" and tagger.nlp_.lang == "de"
+    assert tagger.content_words(["Der Hund und die Katze"]) == [["Hund", "Katze"]]
+
+
 def test_only_pos_components_stay_enabled():
     nlp = tiny_pos_pipeline()
     nlp.add_pipe("sentencizer")
