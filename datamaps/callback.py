@@ -55,6 +55,8 @@ class DataMapCallback(TrainerCallback):
         With ``mode="eval"``, record K evenly spaced snapshots per epoch (useful for 1-3 epoch fine-tuning).
     eval_batch_size:
         Batch size of the clean pass; defaults to ``per_device_eval_batch_size``.
+    overwrite:
+        A fresh (not resumed) run refuses to replace a map already in ``output_dir`` unless this is True.
 
     Examples
     --------
@@ -72,6 +74,7 @@ class DataMapCallback(TrainerCallback):
         store_probabilities: bool = False,
         snapshots_per_epoch: int = 1,
         eval_batch_size: int | None = None,
+        overwrite: bool = False,
     ):
         if mode not in MODES:
             raise DataMapError(f"mode must be one of {MODES}; got {mode!r}.")
@@ -87,6 +90,7 @@ class DataMapCallback(TrainerCallback):
         self.store_probabilities = store_probabilities
         self.snapshots_per_epoch = snapshots_per_epoch
         self.eval_batch_size = eval_batch_size
+        self.overwrite = overwrite
         self._recorder: DynamicsRecorder | None = None
         self._hook = None
         self._epoch = 0
@@ -259,6 +263,11 @@ class DataMapCallback(TrainerCallback):
     def _resume(self, state) -> None:
         """Continue an interrupted record: restore the unfinished epoch, drop epochs recorded after the checkpoint."""
         self._epoch = _epoch_index(state.epoch) if state.global_step > 0 else 0
+        if state.global_step == 0 and list_epochs(self.output_dir) and not self.overwrite:
+            raise DataMapError(
+                f"{str(self.output_dir)!r} already holds a data map (epochs {list_epochs(self.output_dir)}). Pass a "
+                "new output_dir, or DataMapCallback(..., overwrite=True) to replace it."
+            )
         if self._is_writer:
             for epoch in list_epochs(self.output_dir):
                 if epoch >= self._epoch:

@@ -103,6 +103,12 @@ class ExampleIndex:
         Returns ``(rows, kept)``: ``rows[kept]`` are the rows of the kept observations; an observation is
         dropped when its group has no further unassigned member with that label (a duplicate).
         """
+        if len(self.unique_fingerprints) == self.num_examples:
+            # Every example is unique (the usual case): a group is one row; keep each row's first observation.
+            _, first = np.unique(groups, return_index=True)
+            kept = np.zeros(len(groups), dtype=bool)
+            kept[first] = True
+            return np.asarray(groups, dtype=np.int64), kept
         observations = pd.DataFrame({"group": groups, "gold": gold})
         observations["k"] = observations.groupby(["group", "gold"]).cumcount()
         member_labels = self.labels if self.labels is not None else None

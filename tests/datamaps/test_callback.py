@@ -171,6 +171,18 @@ def test_collator_that_changes_inputs_is_caught(tiny_tokenizer, dataset, tmp_pat
         trainer.train()
 
 
+def test_existing_map_is_not_overwritten_by_a_fresh_run(tiny_tokenizer, dataset, tmp_path):
+    def train(**options):
+        make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run",
+                     [DataMapCallback(tmp_path / "map", **options)], num_train_epochs=1, learning_rate=0.0).train()
+
+    train()
+    with pytest.raises(DataMapError, match="already holds a data map"):
+        train()
+    train(overwrite=True)
+    assert DataMap.load(tmp_path / "map").metadata["epochs"] == [0]
+
+
 def test_constructor_errors(tmp_path):
     with pytest.raises(DataMapError, match="mode"):
         DataMapCallback(tmp_path, mode="predict")
