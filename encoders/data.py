@@ -1,0 +1,106 @@
+"""A cheap data path for fine-tuning: tokenize once (no padding), optionally in a length-grouped order fixed in
+advance, and a padding collator that builds tensors without the tokenizer's slower ``pad``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import PreTrainedTokenizerBase
+
+
+def tokenize_dataset(
+    dataset: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    text_column: str = "text",
+    text_pair_column: str | None = None,
+    label_column: str | None = "label",
+    max_length: int = 128,
+    keep_columns: tuple[str, ...] = (),
+    group_by_length: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Tokenize ``dataset`` once for training: no padding, labels in ``labels``, a ``num_tokens`` column.
+
+    With ``group_by_length=B`` (the batch size) the rows come back in a length-grouped order decided here, once:
+    shuffled, cut into mega-batches of 50 batches, each sorted by length (the recipe of transformers'
+    ``LengthGroupedSampler``), so consecutive runs of ``B`` rows have similar lengths. Train on it with
+    ``train_sampling_strategy="sequential"``. Why: with ``datasets`` 5, ``Trainer``'s ``group_by_length``
+    either re-reads every row to measure lengths or indexes a lazy column row by row (measured 3 s to build
+    and 10 s per epoch of sampling on SST-2's 67k rows). The order is the same in every epoch.
+    Other columns are dropped except ``keep_columns`` (e.g. an id column).
+
+    Examples
+    --------
+    >>> train = tokenize_dataset(load_benchmark("sst2"), tokenizer, group_by_length=32)      # doctest: +SKIP
+    >>> args = efficient_training_args("out", train_sampling_strategy="sequential", per_device_train_batch_size=32)
+    >>> trainer = Trainer(model, args, train_dataset=train,
+    ...                   data_collator=PaddingCollator(tokenizer.pad_token_id))  # doctest: +SKIP
+    """
+    missing = [c for c in (text_column, text_pair_column, label_column, *keep_columns) if c and c not in dataset.column_names]
+    if missing:
+        raise ValueError(f"tokenize_dataset(): columns {missing} not in the dataset (it has {dataset.column_names}).")
+    if group_by_length is not None and group_by_length < 1:
+        raise ValueError(f"group_by_length is the batch size (>= 1) or None; got {group_by_length}.")
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        pair = batch[text_pair_column] if text_pair_column else None
+        encoded = tokenizer(batch[text_column], pair, truncation=True, max_length=max_length)
+        encoded["num_tokens"] = [len(ids) for ids in encoded["input_ids"]]
+        if label_column:
+            encoded["labels"] = batch[label_column]
+        return encoded
+
+    drop = [c for c in dataset.column_names if c not in keep_columns]
+    encoded = dataset.map(encode, batched=True, remove_columns=drop, desc="tokenizing")
+    if group_by_length is None:
+        return encoded
+    order = length_grouped_order(np.asarray(encoded["num_tokens"]), group_by_length, seed)
+    return encoded.select(order).flatten_indices()
+
+
+def length_grouped_order(lengths: np.ndarray, batch_size: int, seed: int = 0, megabatch_batches: int = 50) -> np.ndarray:
+    """Indices in random order, sorted by length (longest first) within mega-batches of ``megabatch_batches``
+    batches; the mega-batch holding the longest example goes first, so out-of-memory shows up at step one."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    size = batch_size * megabatch_batches
+    chunks = [order[start : start + size] for start in range(0, len(order), size)]
+    chunks = [chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in chunks]
+    first = int(np.argmax([lengths[chunk[0]] for chunk in chunks]))
+    chunks.insert(0, chunks.pop(first))
+    return np.concatenate(chunks) if chunks else order
+
+
+@dataclass
+class PaddingCollator:
+    """Pad a list of tokenized features to the longest one and return a dict of tensors.
+
+    A drop-in replacement for ``DataCollatorWithPadding`` for ``input_ids`` / ``attention_mask`` /
+    ``token_type_ids`` / ``labels`` features that skips the tokenizer's per-batch checks (about 2.5x cheaper
+    per batch of 32 short sentences). ``pad_to_multiple_of`` rounds the padded length up (fewer shapes).
+    Columns other than those it knows (e.g. ``num_tokens``, ids) are dropped.
+    """
+
+    pad_token_id: int = 0
+    pad_to_multiple_of: int | None = None
+    label_column: str = "labels"
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if not features:
+            raise ValueError("PaddingCollator got an empty batch.")
+        lengths = [len(f["input_ids"]) for f in features]
+        longest = max(lengths)
+        if self.pad_to_multiple_of:
+            longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        keys = [k for k in ("input_ids", "token_type_ids") if k in features[0]]
+        # one torch.tensor call on padded Python lists is much cheaper than filling tensors row by row
+        batch = {k: torch.tensor([list(f[k]) + [self.pad_token_id if k == "input_ids" else 0] * (longest - n)
+                                  for f, n in zip(features, lengths)]) for k in keys}
+        batch["attention_mask"] = torch.tensor([[1] * n + [0] * (longest - n) for n in lengths])
+        if self.label_column in features[0]:
+            labels = [f[self.label_column] for f in features]
+            batch["labels"] = torch.as_tensor(labels, dtype=torch.float if isinstance(labels[0], float) else torch.long)
+        return batch

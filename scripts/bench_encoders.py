@@ -1,0 +1,213 @@
+"""Benchmark: training throughput and dev accuracy of miniature BERTs on SST-2 under four setups, same steps.
+
+Setups, alternated within each round (order reversed every other round) so that load on a shared machine
+hits them alike:
+  run_glue  the HF run_glue default: pad every example to 128 tokens, fp32, random order
+  careful   a careful user: dynamic padding (DataCollatorWithPadding), fp32, random order
+  flags     encoders.efficient_training_args: + length grouping, bf16 autocast, fused AdamW
+  greennlp  flags + the cheap data path: tokenize_dataset(group_by_length=batch size) fixes a length-grouped
+            order once (the Trainer's sampler re-reads lengths row by row), read sequentially, and
+            PaddingCollator; --compile adds torch.compile
+Each run is priced with budgets.BudgetCallback. Afterwards the last `greennlp` model of each size is timed
+at inference in fp32, bf16 and int8 (encoders.quantize_int8), alternated, with dev accuracy.
+
+  PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_encoders.py --sizes tiny mini --steps 150 --rounds 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from accelerate.utils import extract_model_from_parallel  # noqa: E402
+from transformers import (  # noqa: E402
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+    default_data_collator,
+)
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from budgets import BudgetCallback, write_json  # noqa: E402
+from encoders import (  # noqa: E402
+    PaddingCollator,
+    efficient_training_args,
+    length_grouped_order,
+    load_benchmark,
+    load_encoder,
+    model_size_mb,
+    quantize_int8,
+    tokenize_dataset,
+    train_wordpiece_tokenizer,
+)
+
+SETUPS = ("run_glue", "careful", "flags", "greennlp")
+
+
+def build_data(setup: str, train, dev, tokenizer):
+    """Training set, dev set and collator as each setup would prepare them (tokenized before the clock starts)."""
+    if setup == "greennlp":
+        # the length-grouped order is fixed per run in main(), with that run's seed
+        return (tokenize_dataset(train, tokenizer, max_length=128), tokenize_dataset(dev, tokenizer, max_length=128),
+                PaddingCollator(tokenizer.pad_token_id))
+    padding = "max_length" if setup == "run_glue" else False
+
+    def encode(split):
+        encoded = split.map(lambda b: tokenizer(b["text"], padding=padding, max_length=128, truncation=True),
+                            batched=True, remove_columns=["text"])
+        return encoded.rename_column("label", "labels")
+
+    collator = default_data_collator if setup == "run_glue" else DataCollatorWithPadding(tokenizer)
+    return encode(train), encode(dev), collator
+
+
+def training_args(setup: str, output_dir: str, common: dict) -> TrainingArguments:
+    if setup in ("run_glue", "careful"):
+        return TrainingArguments(output_dir=output_dir, use_cpu=not torch.cuda.is_available(), **common)
+    return efficient_training_args(output_dir, **common)
+
+
+def accuracy(eval_prediction) -> dict[str, float]:
+    logits, labels = eval_prediction
+    return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())}
+
+
+def train_once(setup, size, tokenizer, data, dev, collator, args_common, seed, compile_model, workdir):
+    model = load_encoder(size, num_labels=2, tokenizer=tokenizer, seed=seed)
+    common = dict(args_common, seed=seed)
+    if setup == "greennlp":
+        common["train_sampling_strategy"] = "sequential"  # the order was length-grouped once, in tokenize_dataset
+        common["torch_compile"] = compile_model
+    args = training_args(setup, str(workdir / f"{size}-{setup}"), common)
+    budget = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False, run_name=f"{size}-{setup}")
+    trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=dev, data_collator=collator,
+                      compute_metrics=accuracy, callbacks=[budget])
+    start = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - start
+    metrics = trainer.evaluate()
+    tag = budget.price_tag_
+    return {
+        "size": size, "setup": setup, "seed": seed, "train_wall_s": wall, "loop_wall_s": tag.wall_time_s,
+        "examples": tag.examples_seen, "tokens": tag.tokens_seen, "padded_tokens": tag.padded_tokens_seen,
+        "examples_per_s": tag.examples_seen / wall, "tokens_per_s": tag.tokens_seen / wall,
+        "train_flops": tag.train_flops, "dev_accuracy": metrics["eval_accuracy"],
+    }, trainer.model
+
+
+@torch.no_grad()
+def inference_pass(model, batches, autocast: bool) -> tuple[float, float]:
+    """Seconds for one pass over the dev batches, and accuracy."""
+    model.eval()
+    correct = total = 0
+    start = time.perf_counter()
+    for batch in batches:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        correct += int((logits.argmax(-1) == batch["labels"]).sum())
+        total += len(batch["labels"])
+    return time.perf_counter() - start, correct / total
+
+
+def bench_inference(model, tokenizer, dev_text, rounds: int) -> list[dict]:
+    model = extract_model_from_parallel(model, keep_fp32_wrapper=False).float().cpu()  # drop Trainer's autocast
+    dev = tokenize_dataset(dev_text, tokenizer)
+    order = np.argsort(dev["num_tokens"])  # length-sorted batches: what `encoders.embed` does at inference
+    collate = PaddingCollator(tokenizer.pad_token_id)
+    batches = [collate([dev[int(i)] for i in order[s:s + 64]]) for s in range(0, len(order), 64)]
+    variants = {"fp32": (model, False), "bf16 autocast": (model, True), "int8 dynamic": (quantize_int8(model), False)}
+    times = {name: [] for name in variants}
+    accuracies = {}
+    inference_pass(model, batches[:2], False)
+    for round_index in range(rounds):
+        names = list(variants) if round_index % 2 == 0 else list(reversed(variants))
+        for name in names:
+            variant_model, autocast = variants[name]
+            seconds, accuracies[name] = inference_pass(variant_model, batches, autocast)
+            times[name].append(seconds)
+    return [{"precision": name, "examples_per_s": len(dev) / statistics.median(times[name]),
+             "dev_accuracy": accuracies[name], "size_mb": model_size_mb(variants[name][0]),
+             "rounds_s": times[name]} for name in variants]
+
+
+def markdown(results: list[dict], inference: dict[str, list[dict]], baselines=("run_glue", "careful")) -> str:
+    lines = ["| size | setup | examples/s | tokens/s | x run_glue | x careful | dev acc (per round) | train FLOPs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for size in dict.fromkeys(r["size"] for r in results):
+        rows = [r for r in results if r["size"] == size]
+        median = {s: statistics.median(r["examples_per_s"] for r in rows if r["setup"] == s)
+                  for s in dict.fromkeys(r["setup"] for r in rows)}
+        for setup, speed in median.items():
+            runs = [r for r in rows if r["setup"] == setup]
+            ratios = [f"{speed / median[b]:.2f}" if b in median else "" for b in baselines]
+            accs = " / ".join(f"{r['dev_accuracy']:.3f}" for r in runs)
+            tokens = statistics.median(r["tokens_per_s"] for r in runs)
+            lines.append(f"| {size} | {setup} | {speed:.0f} | {tokens:.0f} | {ratios[0]} | {ratios[1]} | {accs} | "
+                         f"{runs[0]['train_flops']:.3g} |")
+    for size, rows in inference.items():
+        lines += ["", f"Inference, {size} (dev set, batches of 64, length-sorted):", "",
+                  "| precision | examples/s | dev accuracy | state dict MB |", "|---|---|---|---|"]
+        lines += [f"| {r['precision']} | {r['examples_per_s']:.0f} | {r['dev_accuracy']:.4f} | {r['size_mb']:.1f} |"
+                  for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["tiny", "mini"])
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of all setups, order alternating")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the greennlp setup")
+    parser.add_argument("--data", default=None, help="folder with sst2/ (default $GREENNLP_DATA_DIR or the hub)")
+    parser.add_argument("--output-dir", default="runs/bench_encoders")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    hf_logging.set_verbosity_error()
+    workdir = Path(args.output_dir)
+    train = load_benchmark("sst2", "train", args.data)
+    dev_text = load_benchmark("sst2", "dev", args.data)
+    tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
+    data = {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
+    common = dict(max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
+                  learning_rate=args.learning_rate, warmup_steps=0, logging_strategy="no", save_strategy="no",
+                  eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
+    results, inference, last_model = [], {}, {}
+    for size in args.sizes:
+        for round_index in range(args.rounds):
+            order = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
+            for setup in order:
+                train_data, dev, collator = data[setup]
+                if setup == "greennlp":
+                    order = length_grouped_order(np.asarray(train_data["num_tokens"]), args.batch_size, seed=round_index)
+                    train_data = train_data.select(order).flatten_indices()
+                row, model = train_once(setup, size, tokenizer, train_data, dev, collator, common, seed=round_index,
+                                        compile_model=args.compile, workdir=workdir)
+                row["round"] = round_index
+                results.append(row)
+                print(json.dumps(row), flush=True)
+                if setup == "greennlp":
+                    last_model[size] = model
+        if size in last_model:
+            inference[size] = bench_inference(last_model[size], tokenizer, dev_text, rounds=3)
+            print(json.dumps(inference[size]), flush=True)
+    report = {"command_args": vars(args), "threads": torch.get_num_threads(), "train": results, "inference": inference}
+    write_json(report, workdir / "results.json")
+    print(markdown(results, inference))
+
+
+if __name__ == "__main__":
+    main()
