@@ -11,6 +11,8 @@ PIP := $(PY) -m pip
 GREENNLP_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export GREENNLP_DATA_DIR
 DEMO_ARGS ?=
+# Notebooks (or folders) that `make notebooks` executes headless.
+NOTEBOOKS ?= notebooks
 
 .PHONY: demo test notebooks venv clean
 
@@ -35,7 +37,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q tests
 
 notebooks: $(VENV)/.models
-	$(PY) scripts/run_notebooks.py notebooks
+	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -48,6 +48,8 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--ood", nargs="*", default=["imdb", "cr"], help="out-of-domain sets")
     parser.add_argument("--ood-limit", type=int, default=1000, help="seeded subsample of each OOD set (0 = all)")
+    parser.add_argument("--eval-max-length", type=int, default=128,
+                        help="tokens kept per evaluation text (IMDB reviews are truncated to their start)")
     parser.add_argument("--output-dir", required=True)
     return parser.parse_args(argv)
 
@@ -102,7 +104,7 @@ def main(argv=None) -> pd.DataFrame:
             record = {"seed": seed, "subset": subset_name, "size": len(subset),
                       "train_seconds": round(time.perf_counter() - started, 1)}
             for name, dataset in eval_sets.items():
-                record[name] = accuracy(trainer.model, tokenizer, dataset, max_length=256)
+                record[name] = accuracy(trainer.model, tokenizer, dataset, max_length=args.eval_max_length)
             append_jsonl(results_path, record)
             done[(seed, subset_name)] = record
             print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}, flush=True)
