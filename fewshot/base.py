@@ -72,11 +72,7 @@ class FewShotClassifier:
     def fit(self, dataset: Dataset) -> FewShotClassifier:
         """Train on ``dataset`` (a ``datasets.Dataset`` with the text and label columns); returns ``self``."""
         texts, labels = self._texts_and_labels(dataset)
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"fit() needs at least two classes in column {self.label_column!r}; got {self.classes_.tolist()}."
-            )
+        self.classes_ = self._classes_for(labels)
         codes = np.searchsorted(self.classes_, labels)
         seed_everything(self.seed)
         start = time.perf_counter()
@@ -112,6 +108,12 @@ class FewShotClassifier:
         return f"{type(self).__name__}({self.model_name_or_path!r})"
 
     # -- for subclasses ---------------------------------------------------------------------------------------
+    def _classes_for(self, labels: np.ndarray) -> np.ndarray:
+        classes = np.unique(labels)
+        if len(classes) < 2:
+            raise ValueError(f"fit() needs at least two classes in column {self.label_column!r}; got {classes.tolist()}.")
+        return classes
+
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
         raise NotImplementedError
 

@@ -65,6 +65,8 @@ class ContrastiveClassifier(LinearProbe):
         Contrastive training settings (``batch_size`` counts pairs).
     C:
         Inverse regularisation strength of the logistic-regression head.
+    bf16:
+        bfloat16 autocast during contrastive training; ``None``: where the hardware runs it natively.
     text_column, label_column, seed, max_length:
         See :class:`~fewshot.base.FewShotClassifier`.
 
@@ -77,14 +79,15 @@ class ContrastiveClassifier(LinearProbe):
 
     def __init__(
         self, model_name_or_path: str, num_iterations: int = 20, max_pairs: int = 2000, num_epochs: int = 1,
-        learning_rate: float = 2e-5, batch_size: int = 16, C: float = 1.0, text_column: str = "text",
-        label_column: str = "label", seed: int = 0, max_length: int = 256,
+        learning_rate: float = 2e-5, batch_size: int = 16, C: float = 1.0, bf16: bool | None = None,
+        text_column: str = "text", label_column: str = "label", seed: int = 0, max_length: int = 256,
     ) -> None:
         super().__init__(model_name_or_path, C, text_column, label_column, seed, batch_size, max_length)
         self.num_iterations = num_iterations
         self.max_pairs = max_pairs
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
+        self.bf16 = bf16
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
         if self.num_iterations < 1 or self.max_pairs < 2:
@@ -97,7 +100,7 @@ class ContrastiveClassifier(LinearProbe):
         self.encoder_.train()
         train_steps(
             self.encoder_.parameters(), self._batches(self.pairs_), lambda pairs: self._pair_loss(texts, pairs),
-            epochs=self.num_epochs, learning_rate=self.learning_rate, seed=self.seed,
+            epochs=self.num_epochs, learning_rate=self.learning_rate, seed=self.seed, bf16=self.bf16,
         )
         self.encoder_.eval()
         self.head_ = fit_logistic_head(self._embed(texts), labels, self.C, self.seed)

@@ -23,8 +23,9 @@ class HeadClassifier(FewShotClassifier):
     model_name_or_path:
         Any hub id or local path of an encoder checkpoint.
     num_epochs, learning_rate, batch_size, weight_decay:
-        Fine-tuning settings; the defaults are the usual few-shot fine-tuning baseline (SetFit paper, Table 2
-        setting scaled to small encoders).
+        Fine-tuning settings (the usual few-shot fine-tuning baseline: the whole model, a few dozen steps).
+    bf16:
+        bfloat16 mixed precision; ``None`` keeps :func:`encoders.efficient_training_args`' choice (where native).
     text_column, label_column, seed, max_length:
         See :class:`~fewshot.base.FewShotClassifier`.
 
@@ -42,6 +43,7 @@ class HeadClassifier(FewShotClassifier):
         learning_rate: float = 2e-5,
         batch_size: int = 8,
         weight_decay: float = 0.01,
+        bf16: bool | None = None,
         text_column: str = "text",
         label_column: str = "label",
         seed: int = 0,
@@ -51,6 +53,7 @@ class HeadClassifier(FewShotClassifier):
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.bf16 = bf16
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
         self.tokenizer_ = load_tokenizer(self.model_name_or_path)
@@ -71,6 +74,7 @@ class HeadClassifier(FewShotClassifier):
                 data_seed=self.seed,
                 logging_strategy="no",
                 disable_tqdm=True,
+                **({} if self.bf16 is None else {"bf16": self.bf16}),
             )
             trainer = Trainer(
                 model=self.model_,

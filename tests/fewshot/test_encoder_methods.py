@@ -12,9 +12,9 @@ from fewshot import (
 )
 
 FAST = {
-    "head": (HeadClassifier, {"num_epochs": 2, "learning_rate": 1e-3}),
+    "head": (HeadClassifier, {"num_epochs": 2, "learning_rate": 1e-3, "bf16": False}),
     "probe": (LinearProbe, {}),
-    "contrastive": (ContrastiveClassifier, {"num_iterations": 2, "learning_rate": 1e-3}),
+    "contrastive": (ContrastiveClassifier, {"num_iterations": 2, "learning_rate": 1e-3, "bf16": False}),
     "prototype": (PrototypeClassifier, {}),
     "prototype-adapter": (PrototypeClassifier, {"adapter": True, "num_epochs": 20}),
 }
@@ -79,7 +79,8 @@ def test_pairs_are_balanced_bounded_and_correct():
 
 def test_pairs_bounded_by_max_pairs(tiny_bert_path):
     train = Dataset.from_dict({"text": [f"w{i % 7} film" for i in range(60)], "label": [i % 6 for i in range(60)]})
-    model = ContrastiveClassifier(tiny_bert_path, num_iterations=20, max_pairs=30, batch_size=30).fit(train)
+    model = ContrastiveClassifier(tiny_bert_path, num_iterations=20, max_pairs=30, batch_size=30,
+                                  bf16=False).fit(train)
     assert len(model.pairs_) == 30
     assert model.predict_proba(["w1 film"]).shape == (1, 6)
 

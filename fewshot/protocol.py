@@ -1,0 +1,182 @@
+"""The few-shot protocol (LM-BFF, SetFit, PERFECT): K per class x several data seeds, accuracy with a price tag.
+
+Every run is one row (method, K, seed, accuracy, train time, inference time per 1k, trainable parameters,
+FLOPs); :func:`summarize_benchmark` gives mean ± std per method and K, :func:`plot_accuracy_vs_k` the curve.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from datasets import Dataset
+
+from budgets import flop_counter, save_figure, write_parquet
+
+from .base import FewShotClassifier
+from .sampling import sample_k_shot
+
+logger = logging.getLogger(__name__)
+
+RUN_COLUMNS = [
+    "dataset", "method", "k", "seed", "accuracy", "train_seconds", "train_cpu_seconds", "inference_seconds_per_1k",
+    "trainable_parameters", "train_flops", "inference_flops_per_1k", "n_train", "n_eval",
+]
+
+
+def clone_with_seed(method: FewShotClassifier, seed: int) -> FewShotClassifier:
+    """A new, unfitted copy of ``method`` with the same configuration and ``seed``."""
+    return type(method)(**{**method.get_params(), "seed": seed})
+
+
+def run_benchmark(
+    methods: Mapping[str, FewShotClassifier],
+    dataset: Dataset,
+    k_values: Sequence[int] = (8, 16, 32, 64),
+    seeds: int | Sequence[int] = 5,
+    eval_dataset: Dataset | None = None,
+    output_dir: str | os.PathLike | None = None,
+    dataset_name: str = "",
+    count_flops: bool = True,
+    flops_sample: int = 32,
+) -> pd.DataFrame:
+    """Run every method at every K for every data seed and return one row per run.
+
+    For each ``(k, seed)`` the same K-shot sample (:func:`sample_k_shot`) is given to every method, and each
+    method is a fresh copy of the given one with its ``seed`` set to the data seed. Accuracy is measured on
+    all of ``eval_dataset``. Price tag columns: ``train_seconds`` (wall) and ``train_cpu_seconds`` (process
+    CPU time, less sensitive to other load on a shared machine), ``inference_seconds_per_1k`` (wall, over the
+    whole evaluation set), ``trainable_parameters``, and with ``count_flops=True``: ``train_flops`` (torch
+    operations of one extra, untimed ``fit`` for the first seed of each K; a multiply-add is 2 FLOPs;
+    scikit-learn heads are not counted) and ``inference_flops_per_1k`` (from ``flops_sample`` evaluation texts).
+
+    With ``output_dir`` the table is written to ``runs.parquet`` after every run (atomically, so an
+    interrupted benchmark keeps what it finished), the summary to ``summary.parquet`` and the plot to
+    ``accuracy_vs_k.png``.
+
+    Examples
+    --------
+    >>> runs = run_benchmark({"probe": LinearProbe(name), "setfit": ContrastiveClassifier(name)}, train,
+    ...                      k_values=(8, 16), seeds=3, eval_dataset=dev, output_dir="results")  # doctest: +SKIP
+    >>> summarize_benchmark(runs)                                                            # doctest: +SKIP
+    """
+    if eval_dataset is None:
+        raise ValueError("run_benchmark needs eval_dataset= (the protocol reports accuracy on a held-out set).")
+    if not methods:
+        raise ValueError("methods is empty: pass a mapping name -> classifier, e.g. {'probe': LinearProbe(name)}.")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seed_list or not k_values:
+        raise ValueError(f"Need at least one seed and one K; got seeds={seeds!r}, k_values={k_values!r}.")
+    first = next(iter(methods.values()))
+    text_column, label_column = first.text_column, first.label_column
+    eval_texts = list(eval_dataset[text_column])
+    eval_labels = np.asarray(eval_dataset[label_column])
+    rows: list[dict] = []
+    for k in k_values:
+        for seed in seed_list:
+            train = sample_k_shot(dataset, k, seed, label_column=label_column)
+            for name, template in methods.items():
+                row = _one_run(template, train, seed, eval_texts, eval_labels)
+                if count_flops and seed == seed_list[0]:
+                    row.update(_flops(template, train, seed, eval_texts[:flops_sample]))
+                rows.append({"dataset": dataset_name, "method": name, "k": k, "seed": seed, **row})
+                logger.info("%s %s k=%d seed=%d accuracy=%.4f train=%.1fs", dataset_name, name, k, seed,
+                            row["accuracy"], row["train_seconds"])
+                if output_dir is not None:
+                    write_parquet(_table(rows), Path(output_dir) / "runs.parquet")
+    table = _table(rows)
+    if output_dir is not None:
+        write_parquet(summarize_benchmark(table).reset_index(), Path(output_dir) / "summary.parquet")
+        figure = plot_accuracy_vs_k(table)
+        save_figure(figure, Path(output_dir) / "accuracy_vs_k.png")
+        figure.clf()
+    return table
+
+
+def _one_run(template: FewShotClassifier, train: Dataset, seed: int, texts: list[str], labels: np.ndarray) -> dict:
+    model = clone_with_seed(template, seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(train)
+    train_seconds, train_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    start = time.perf_counter()
+    predictions = np.asarray(model.predict(texts))
+    inference_seconds = time.perf_counter() - start
+    row = {
+        "accuracy": float(np.mean(predictions == labels)),
+        "train_seconds": train_seconds,
+        "train_cpu_seconds": train_cpu_seconds,
+        "inference_seconds_per_1k": 1000 * inference_seconds / max(len(texts), 1),
+        "trainable_parameters": int(model.num_trainable_parameters_),
+        "train_flops": np.nan,
+        "inference_flops_per_1k": np.nan,
+        "n_train": len(train),
+        "n_eval": len(texts),
+    }
+    del model
+    gc.collect()
+    return row
+
+
+def _flops(template: FewShotClassifier, train: Dataset, seed: int, texts: list[str]) -> dict:
+    model = clone_with_seed(template, seed)
+    with flop_counter() as counter:
+        model.fit(train)
+    train_flops = counter.get_total_flops()
+    with flop_counter() as counter:
+        model.predict(texts)
+    inference = 1000 * counter.get_total_flops() / max(len(texts), 1)
+    del model
+    gc.collect()
+    return {"train_flops": float(train_flops), "inference_flops_per_1k": float(inference)}
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def summarize_benchmark(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds per dataset, method and K (std with ``ddof=0``, as ``numpy.std``), plus mean price tag."""
+    grouped = runs.groupby(["dataset", "method", "k"], sort=False)
+    summary = grouped.agg(
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_std=("accuracy", lambda values: float(np.std(values))),
+        seeds=("seed", "count"),
+        train_seconds=("train_seconds", "mean"),
+        train_cpu_seconds=("train_cpu_seconds", "mean"),
+        inference_seconds_per_1k=("inference_seconds_per_1k", "mean"),
+        trainable_parameters=("trainable_parameters", "max"),
+        train_flops=("train_flops", "max"),
+        inference_flops_per_1k=("inference_flops_per_1k", "max"),
+    )
+    return summary
+
+
+def plot_accuracy_vs_k(runs: pd.DataFrame):
+    """One panel per dataset: mean accuracy vs K (log scale) with ± std error bars, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summarize_benchmark(runs).reset_index()
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for axis, name in zip(axes[0], datasets):
+        part = summary[summary["dataset"] == name]
+        for method, rows in part.groupby("method", sort=False):
+            axis.errorbar(rows["k"], rows["accuracy_mean"], yerr=rows["accuracy_std"], marker="o", capsize=3,
+                          label=method)
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(sorted(part["k"].unique()), labels=[str(k) for k in sorted(part["k"].unique())])
+        axis.set_xlabel("K (examples per class)")
+        axis.set_ylabel("accuracy")
+        axis.set_title(name or "few-shot")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

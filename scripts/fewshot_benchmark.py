@@ -1,0 +1,125 @@
+"""Few-shot benchmark: K per class x data seeds x methods on SST-2, TREC and CR, with price tags.
+
+Writes runs.parquet, summary.parquet and accuracy_vs_k.png per dataset folder under --output-dir and prints
+the summary as Markdown. Example (the docs/fewshot.md numbers; see there for the exact command used):
+
+    PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 nice -n 10 python scripts/fewshot_benchmark.py \\
+        --datasets sst2 --k 8 --seeds 5 --methods head probe contrastive prototype --output-dir runs/fewshot
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from encoders import DEFAULT_PRETRAINED, load_benchmark, resolve_model_path
+from fewshot import (
+    ContrastiveClassifier,
+    HeadClassifier,
+    LinearProbe,
+    PatternClassifier,
+    PrototypeClassifier,
+    run_benchmark,
+    summarize_benchmark,
+)
+
+# dataset -> (train split, evaluation split or None to hold out a seeded share of the one split)
+SPLITS = {"sst2": ("train", "dev"), "trec": ("train", "test"), "cr": ("all", None), "mr": ("all", None)}
+# LM-BFF's templates and label words (Gao et al. 2021, Table 1), for PatternClassifier
+PATTERNS = {
+    "sst2": ("{text} It was {mask}.", {0: "terrible", 1: "great"}),
+    "cr": ("{text} It was {mask}.", {0: "terrible", 1: "great"}),
+    "mr": ("{text} It was {mask}.", {0: "terrible", 1: "great"}),
+    "trec": ("{mask} : {text}", {0: "expression", 1: "description", 2: "entity", 3: "human", 4: "location", 5: "number"}),
+}
+METHODS = ("head", "probe", "contrastive", "prototype", "prototype-adapter", "pattern")
+
+
+def build_methods(names: list[str], encoder: str, pattern_model: str | None, dataset: str, iterations: int) -> dict:
+    methods = {}
+    for name in names:
+        if name == "head":
+            methods[name] = HeadClassifier(encoder)
+        elif name == "probe":
+            methods[name] = LinearProbe(encoder)
+        elif name == "contrastive":
+            methods[name] = ContrastiveClassifier(encoder, num_iterations=iterations)
+        elif name == "prototype":
+            methods[name] = PrototypeClassifier(encoder)
+        elif name == "prototype-adapter":
+            methods[name] = PrototypeClassifier(encoder, adapter=True)
+        elif name == "pattern":
+            if pattern_model is None:
+                raise SystemExit("--methods pattern needs --pattern-model PATH (a masked LM with its MLM head).")
+            template, verbalizer = PATTERNS[dataset]
+            methods[name] = PatternClassifier(pattern_model, verbalizer=verbalizer, templates=template)
+    return methods
+
+
+def load_splits(name: str, eval_limit: int | None, holdout: float):
+    train_split, eval_split = SPLITS[name]
+    train = load_benchmark(name, train_split)
+    if eval_split is None:  # one-split sets (CR, MR): a seeded held-out share is the evaluation set
+        parts = train.train_test_split(test_size=holdout, seed=0, stratify_by_column=None)
+        train, evaluation = parts["train"], parts["test"]
+    else:
+        evaluation = load_benchmark(name, eval_split)
+    if eval_limit is not None and eval_limit < len(evaluation):
+        evaluation = evaluation.shuffle(seed=0).select(range(eval_limit)).flatten_indices()
+    return train, evaluation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["sst2", "trec", "cr"], choices=sorted(SPLITS))
+    parser.add_argument("--k", nargs="+", type=int, default=[8, 16, 32, 64], help="examples per class")
+    parser.add_argument("--seeds", type=int, default=5, help="data seeds 0..N-1")
+    parser.add_argument("--methods", nargs="+", default=["head", "probe", "contrastive", "prototype"], choices=METHODS)
+    parser.add_argument("--encoder", default=DEFAULT_PRETRAINED, help="sentence encoder for the non-prompting methods")
+    parser.add_argument("--contrastive-iterations", type=int, default=20,
+                        help="positive and negative pairs per training example (SetFit's num_iterations)")
+    parser.add_argument("--pattern-model", default=None, help="masked LM (path or hub id) for --methods pattern")
+    parser.add_argument("--eval-limit", type=int, default=None, help="evaluate on a seeded subsample of this size")
+    parser.add_argument("--holdout", type=float, default=0.2, help="held-out share for one-split sets (CR, MR)")
+    parser.add_argument("--no-flops", action="store_true", help="skip the extra FLOP-counting fit per K")
+    parser.add_argument("--output-dir", default="runs/fewshot")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for noisy in ("transformers", "httpx", "datasets", "encoders"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    print(f"encoder {args.encoder} -> weights at {resolve_model_path(args.encoder)}")
+    tables = []
+    for name in args.datasets:
+        train, evaluation = load_splits(name, args.eval_limit, args.holdout)
+        print(f"{name}: {len(train)} training pool, {len(evaluation)} evaluation examples")
+        methods = build_methods(args.methods, args.encoder, args.pattern_model, name, args.contrastive_iterations)
+        tables.append(run_benchmark(
+            methods, train, k_values=args.k, seeds=args.seeds, eval_dataset=evaluation,
+            output_dir=Path(args.output_dir) / name, dataset_name=name, count_flops=not args.no_flops,
+        ))
+    summary = summarize_benchmark(pd.concat(tables, ignore_index=True)).reset_index()
+    summary["accuracy"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(summary["accuracy_mean"], summary["accuracy_std"])]
+    columns = ["dataset", "method", "k", "accuracy", "seeds", "train_seconds", "train_cpu_seconds",
+               "inference_seconds_per_1k", "trainable_parameters", "train_flops", "inference_flops_per_1k"]
+    print(markdown(summary[columns]))
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A Markdown table (pandas' to_markdown needs the optional tabulate package)."""
+    def cell(value) -> str:
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

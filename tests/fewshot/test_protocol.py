@@ -1,0 +1,54 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from fewshot import LinearProbe, PrototypeClassifier, RUN_COLUMNS, clone_with_seed, run_benchmark, summarize_benchmark
+
+
+def test_benchmark_table_files_and_summary(tiny_bert_path, tiny_train, tiny_test, tmp_path):
+    methods = {"probe": LinearProbe(tiny_bert_path, C=0.5), "prototype": PrototypeClassifier(tiny_bert_path)}
+    runs = run_benchmark(methods, tiny_train, k_values=(2, 4), seeds=[0, 1], eval_dataset=tiny_test,
+                         output_dir=tmp_path, dataset_name="toy", flops_sample=4)
+    assert list(runs.columns) == RUN_COLUMNS
+    assert len(runs) == 2 * 2 * 2
+    assert runs["accuracy"].between(0, 1).all() and (runs["n_eval"] == len(tiny_test)).all()
+    assert runs.set_index(["method", "k", "seed"])["n_train"].xs("probe").tolist() == [4, 4, 8, 8]
+    assert (runs["train_seconds"] > 0).all() and (runs["inference_seconds_per_1k"] > 0).all()
+    # FLOPs for the first seed of each K only; the frozen-encoder methods still spend FLOPs embedding
+    first_seed = runs["seed"] == 0
+    assert (runs.loc[first_seed, "train_flops"] > 0).all() and runs.loc[~first_seed, "train_flops"].isna().all()
+    assert (runs.loc[first_seed, "inference_flops_per_1k"] > 0).all()
+    assert runs.loc[runs["method"] == "prototype", "trainable_parameters"].eq(0).all()
+
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "runs.parquet"), runs)
+    summary = summarize_benchmark(runs)
+    stored = pd.read_parquet(tmp_path / "summary.parquet").set_index(["dataset", "method", "k"])
+    pd.testing.assert_frame_equal(stored, summary)
+    one = runs[(runs["method"] == "probe") & (runs["k"] == 2)]["accuracy"]
+    assert summary.loc[("toy", "probe", 2), "accuracy_mean"] == pytest.approx(one.mean())
+    assert summary.loc[("toy", "probe", 2), "accuracy_std"] == pytest.approx(np.std(one))
+    assert (tmp_path / "accuracy_vs_k.png").stat().st_size > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy_vs_k.png", "runs.parquet", "summary.parquet"]
+
+
+def test_same_seeds_same_accuracies(tiny_bert_path, tiny_train, tiny_test):
+    methods = {"probe": LinearProbe(tiny_bert_path)}
+    first = run_benchmark(methods, tiny_train, k_values=(3,), seeds=2, eval_dataset=tiny_test, count_flops=False)
+    second = run_benchmark(methods, tiny_train, k_values=(3,), seeds=2, eval_dataset=tiny_test, count_flops=False)
+    assert first["accuracy"].tolist() == second["accuracy"].tolist()
+
+
+def test_clone_keeps_configuration_and_sets_seed(tiny_bert_path):
+    clone = clone_with_seed(PrototypeClassifier(tiny_bert_path, adapter=True, temperature=0.1, seed=0), 7)
+    assert clone.seed == 7 and clone.adapter is True and clone.temperature == 0.1
+    assert not hasattr(clone, "classes_")
+
+
+def test_benchmark_errors(tiny_bert_path, tiny_train):
+    with pytest.raises(ValueError, match="needs eval_dataset="):
+        run_benchmark({"probe": LinearProbe(tiny_bert_path)}, tiny_train, k_values=(2,), seeds=1)
+    with pytest.raises(ValueError, match="methods is empty"):
+        run_benchmark({}, tiny_train, eval_dataset=tiny_train)
+    with pytest.raises(ValueError, match="fewer"):
+        run_benchmark({"probe": LinearProbe(tiny_bert_path)}, tiny_train, k_values=(100,), seeds=1,
+                      eval_dataset=tiny_train)
