@@ -2,10 +2,10 @@
 over several seeds; accuracy on SST-2 dev and on out-of-domain sets (IMDB, CR; not MR, which shares SST's
 Rotten Tomatoes source). Resumable: finished runs are read back from results.jsonl, not redone.
 
-    python scripts/cartography_sst2.py --model sentence-transformers/all-MiniLM-L6-v2 --train-size 2000 \
-        --epochs 3 --seeds 0 1 2 --output-dir runs/cartography/minilm
-    python scripts/cartography_sst2.py --model tiny --train-size 8000 --epochs 4 --learning-rate 1e-3 \
-        --seeds 0 1 2 --output-dir runs/cartography/tiny
+    python scripts/cartography_sst2.py --model sentence-transformers/all-MiniLM-L6-v2 --train-size 1500 \
+        --epochs 3 --subset-epochs 6 --learning-rate 1e-4 --seeds 0 1 2 --output-dir runs/cartography/minilm
+    python scripts/cartography_sst2.py --model tiny --train-size 4000 --epochs 4 --subset-epochs 8 \
+        --learning-rate 1e-3 --seeds 0 1 2 --output-dir runs/cartography/tiny
 
 Each seed trains its own 100% run with DataMapCallback and selects subsets from that run's map.
 Writes results.jsonl (one line per run), summary.md (mean ± std) and datamap.png (first seed).
@@ -42,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("--data", help="folder holding sst2/, imdb/, cr/ (default: $GREENNLP_DATA_DIR, else the hub)")
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--subset-epochs", type=float,
+                        help="epochs for the subsets (default: --epochs); more epochs give small subsets enough steps")
     parser.add_argument("--fraction", type=float, default=0.33)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -98,10 +100,11 @@ def main(argv=None) -> pd.DataFrame:
             print(f"== seed {seed}: {subset_name} ({len(subset):,} examples)", flush=True)
             model = load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=seed)
             started = time.perf_counter()
-            trainer = fine_tune(model, tokenizer, subset, str(output / "checkpoints"), epochs=args.epochs,
+            epochs = args.epochs if subset_name == "100%" else (args.subset_epochs or args.epochs)
+            trainer = fine_tune(model, tokenizer, subset, str(output / "checkpoints"), epochs=epochs,
                                 learning_rate=args.learning_rate, batch_size=args.batch_size, seed=seed,
                                 callbacks=callbacks)
-            record = {"seed": seed, "subset": subset_name, "size": len(subset),
+            record = {"seed": seed, "subset": subset_name, "size": len(subset), "epochs": epochs,
                       "train_seconds": round(time.perf_counter() - started, 1)}
             for name, dataset in eval_sets.items():
                 record[name] = accuracy(trainer.model, tokenizer, dataset, max_length=args.eval_max_length)

@@ -22,5 +22,5 @@ def test_quickstart_runs_end_to_end(shared_data, tmp_path, capsys):
     assert (tmp_path / "map" / "datamap.png").stat().st_size > 1000
     assert json.loads((tmp_path / "results.json").read_text())["results"] == results
     printed = capsys.readouterr().out
-    assert "| subset | size | dev accuracy | train time (s) |" in printed
+    assert "| subset | size | epochs | dev accuracy | train time (s) |" in printed
     assert "weak model" in printed  # a from-scratch model gets the note on what its map means
