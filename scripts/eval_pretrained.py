@@ -23,10 +23,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer  # noqa: E402
+from transformers import AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from encoders import efficient_training_args, load_benchmark, load_encoder  # noqa: E402
+from encoders import accuracy, fine_tune, load_benchmark, load_encoder  # noqa: E402
 
 # task -> (train split, evaluation split, number of classes)
 TASKS = {"sst2": ("train", "dev", 2), "trec": ("train", "test", 6)}
@@ -37,23 +37,11 @@ def finetune(model_source: str, tokenizer, task: str, seed: int, args) -> float:
     train_split, eval_split, num_labels = TASKS[task]
     train = load_benchmark(task, train_split, limit=args.train_limit, seed=seed)
     evaluation = load_benchmark(task, eval_split)
-
-    def encode(batch):
-        return tokenizer(batch["text"], truncation=True, max_length=args.max_length)
-
-    train = train.map(encode, batched=True, remove_columns=["text"])
-    evaluation = evaluation.map(encode, batched=True, remove_columns=["text"])
     model = load_encoder(model_source, num_labels=num_labels, tokenizer=tokenizer, seed=seed)
     with tempfile.TemporaryDirectory() as scratch:
-        training_args = efficient_training_args(
-            scratch, num_train_epochs=args.epochs, learning_rate=args.lr, per_device_train_batch_size=32,
-            per_device_eval_batch_size=128, seed=seed, logging_strategy="no", warmup_steps=0.06,
-        )
-        trainer = Trainer(model=model, args=training_args, train_dataset=train,
-                          data_collator=DataCollatorWithPadding(tokenizer))
-        trainer.train()
-        prediction = trainer.predict(evaluation)
-    return float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())
+        fine_tune(model, tokenizer, train, scratch, epochs=args.epochs, learning_rate=args.lr, seed=seed,
+                  max_length=args.max_length, warmup_steps=0.06)
+    return accuracy(model, tokenizer, evaluation, max_length=args.max_length)
 
 
 def evaluate_runs(args) -> pd.DataFrame:
@@ -134,7 +122,9 @@ def atomic_write(path: Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", nargs="+", required=True, help="run folders written by pretrain_mlm.py")
+    parser.add_argument("--runs", nargs="+", default=[], help="run folders written by pretrain_mlm.py")
+    parser.add_argument("--from-csv", nargs="+", type=Path, default=[],
+                        help="results.csv files of earlier (e.g. parallel) evaluations to merge into this report")
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["sst2", "trec"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--train-limit", type=int, default=5000, help="fine-tuning examples per task (seeded subset)")
@@ -145,7 +135,12 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, default=Path("runs/eval"))
     args = parser.parse_args()
     hf_logging.set_verbosity_error()  # the "newly initialized classifier" report would repeat for every run
-    write_outputs(evaluate_runs(args), args.output_dir)
+    if not args.runs and not args.from_csv:
+        parser.error("pass --runs (fine-tune checkpoints) and/or --from-csv (merge earlier results)")
+    tables = [pd.read_csv(path) for path in args.from_csv]
+    if args.runs:
+        tables.append(evaluate_runs(args))
+    write_outputs(pd.concat(tables, ignore_index=True), args.output_dir)
 
 
 if __name__ == "__main__":

@@ -44,8 +44,9 @@ def load_texts(args) -> list[str]:
 
 def get_tokenizer(args, texts):
     if args.tokenizer and Path(args.tokenizer).exists():
-        return AutoTokenizer.from_pretrained(args.tokenizer)
-    tokenizer = train_wordpiece_tokenizer(texts, vocab_size=args.vocab_size)
+        # model_max_length only silences the "longer than 512" warning: documents are packed, not truncated
+        return AutoTokenizer.from_pretrained(args.tokenizer, model_max_length=10**9)
+    tokenizer = train_wordpiece_tokenizer(texts, vocab_size=args.vocab_size, model_max_length=10**9)
     if args.tokenizer:  # first run of an experiment: save it so that every run shares the vocabulary
         tokenizer.save_pretrained(args.tokenizer)
     return tokenizer
@@ -150,7 +151,7 @@ def train(args) -> None:
         collator.pad_to_multiple_of = 8
     model = load_encoder(args.size, task="mlm", tokenizer=tokenizer, seed=args.seed).to(device)
     model.train()
-    use_bf16 = {"auto": bf16_supported(device), "yes": True, "no": False}[args.bf16]
+    use_bf16 = {"auto": device.type == "cuda" and bf16_supported(device), "yes": True, "no": False}[args.bf16]
     loss_fn = masked_positions_loss if args.loop == "fast" else full_logits_loss
     optimizer, scheduler = make_optimizer(model, args.lr, steps, args.warmup)
     checkpoints = sorted({max(1, round(f * steps)) for f in args.checkpoints})
@@ -270,7 +271,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=float, default=0.06, help="fraction of steps for linear warm-up")
     parser.add_argument("--loop", choices=("fast", "plain"), default="fast")
-    parser.add_argument("--bf16", choices=("auto", "yes", "no"), default="auto")
+    parser.add_argument("--bf16", choices=("auto", "yes", "no"), default="auto",
+                        help="bf16 autocast; auto = on for CUDA with bf16, off on CPU (no gain measured for tiny)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=100)
     parser.add_argument("--output-dir", default="runs/mlm")
@@ -279,6 +282,8 @@ def main() -> None:
     parser.add_argument("--benchmark-rounds", type=int, default=3)
     parser.add_argument("--benchmark-texts", type=int, default=3000)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.benchmark_loops:
         benchmark_loops(args)
     else:
