@@ -122,3 +122,11 @@ def test_clear_errors(wordpiece_tokenizer, lexical_tagger, tmp_path):
     assert not slow.is_fast
     with pytest.raises(ValueError, match="slow tokenizer.*use_fast=True"):
         add_content_word_mask(ds, slow, lexical_tagger, text_column="sentence")
+
+
+def test_cache_fingerprint_is_stable_and_follows_settings(wordpiece_tokenizer, lexical_tagger, corpus):
+    ds = Dataset.from_dict({"text": corpus[:10]})
+    first = add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger)
+    again = add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger)
+    shorter = add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger, max_length=8)
+    assert first._fingerprint == again._fingerprint != shorter._fingerprint
