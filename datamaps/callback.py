@@ -138,7 +138,7 @@ class DataMapCallback(TrainerCallback):
     def on_epoch_end(self, args, state, control, **kwargs):
         if self.mode == "eval":
             self._clean_pass(snapshot=self.snapshots_per_epoch - 1)
-        observations = gather_observations(self._recorder.buffer())
+        observations = gather_observations(self._recorder.take())
         if not _is_whole(state.epoch):
             # Stopped mid-epoch (interrupted, or max_steps): an unfinished epoch is not a time point of the map.
             # Keep what was seen as a partial record, which a resumed run continues.
@@ -149,13 +149,11 @@ class DataMapCallback(TrainerCallback):
                     "%s/partial and is completed if training resumes from a checkpoint at step %d. The map holds "
                     "the finished epochs only.", self._epoch, self.output_dir, state.global_step,
                 )
-            self._recorder.clear()
             return
         if observations is not None:
             self._recorder.write_epoch(self._epoch, observations)
             self._recorder.remove_partials()
             self._update_metadata(epochs=list_epochs(self.output_dir))
-        self._recorder.clear()
         self._epoch += 1
 
     def on_save(self, args, state, control, **kwargs):

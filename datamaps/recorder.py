@@ -111,20 +111,35 @@ class DynamicsRecorder:
                 path.unlink(missing_ok=True)
 
     # --- end of epoch --------------------------------------------------------------------------------------
+    def take(self) -> dict[str, np.ndarray]:
+        """The current epoch's observations, handed over: the recorder keeps no reference (so no copy)."""
+        observations = self.buffer()
+        self.clear()
+        return observations
+
     def write_epoch(self, epoch: int, observations: dict[str, np.ndarray]) -> Path:
-        """Resolve observations to example rows, drop duplicates, and write the epoch file atomically."""
+        """Resolve observations to example rows, drop duplicates, and write the epoch file atomically.
+
+        Consumes ``observations``: its columns are replaced one at a time by their sorted selection, so the
+        peak is one epoch of records plus one column.
+        """
         if not observations or len(observations["key"]) == 0:
             raise RuntimeError(
                 f"Epoch {epoch} recorded no examples. DataMapCallback saw no training forward pass: check that "
                 "the model is called in training mode with the batch as keyword arguments."
             )
         rows, kept = self._resolve(observations)
-        columns: dict[str, Any] = {"row": rows[kept]}
-        for name in ("gold", "p_gold", "correct", "margin", "snapshot", "probs"):
-            if name in observations:
-                columns[name] = observations[name][kept]
-        order = np.lexsort((columns["row"], columns["snapshot"]))
-        columns = {name: values[order] for name, values in columns.items()}
+        selected = np.flatnonzero(kept)
+        del kept
+        order = selected[np.lexsort((rows[selected], observations["snapshot"][selected]))]
+        del selected
+        observations["row"] = rows
+        del rows
+        names = ["row"] + [n for n in ("gold", "p_gold", "correct", "margin", "snapshot", "probs") if n in observations]
+        columns: dict[str, Any] = {}
+        for name in names:
+            columns[name] = observations.pop(name)[order]
+        observations.clear()
         if self.ids is not None:
             columns = {"row": columns["row"], "id": self.ids[columns["row"]], **{k: v for k, v in columns.items() if k != "row"}}
         per_snapshot = np.bincount(columns["snapshot"].astype(np.int64))
@@ -132,7 +147,7 @@ class DynamicsRecorder:
         if missing:
             logger.warning(
                 "DataMapCallback: %d of %d training examples were not seen in epoch %d (e.g. "
-                "dataloader_drop_last=True or max_steps ending mid-epoch); their record for this epoch is missing.",
+                "dataloader_drop_last=True); their record for this epoch is missing.",
                 missing, self.num_examples, epoch,
             )
         path = epoch_path(self.output_dir, epoch)
