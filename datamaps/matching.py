@@ -39,6 +39,7 @@ class ExampleIndex:
         self.unique_fingerprints, first_row, inverse = np.unique(fingerprints, return_index=True, return_inverse=True)
         self.group_first_row = first_row.astype(np.int64)
         self.group_of_row = self.group_first_row[inverse]
+        self.group_size = np.bincount(self.group_of_row, minlength=self.num_examples)  # by group id (first row)
 
     @classmethod
     def from_token_ids(cls, sequences: Iterable, labels=None) -> "ExampleIndex":
@@ -101,22 +102,30 @@ class ExampleIndex:
         """Assign observations (group, gold) in arrival order to distinct example rows.
 
         Returns ``(rows, kept)``: ``rows[kept]`` are the rows of the kept observations; an observation is
-        dropped when its group has no further unassigned member with that label (a duplicate).
+        dropped when its group has no further unassigned member with that label (a duplicate, such as
+        DistributedSampler padding).
         """
-        if len(self.unique_fingerprints) == self.num_examples:
-            # Every example is unique (the usual case): a group is one row; keep each row's first observation.
-            _, first = np.unique(groups, return_index=True)
-            kept = np.zeros(len(groups), dtype=bool)
-            kept[first] = True
-            return np.asarray(groups, dtype=np.int64), kept
+        groups, gold = np.asarray(groups, dtype=np.int64), np.asarray(gold, dtype=np.int64)
+        rows = np.full(len(groups), -1, dtype=np.int64)
+        kept = np.zeros(len(groups), dtype=bool)
+        # Most examples are unique: their group is their row, and only the first observation counts.
+        single = np.flatnonzero(self.group_size[groups] == 1)
+        _, first = np.unique(groups[single], return_index=True)
+        rows[single] = groups[single]
+        kept[single[first]] = True
+        shared = np.flatnonzero(self.group_size[groups] > 1)
+        if len(shared):
+            rows[shared], kept[shared] = self._assign_shared(groups[shared], gold[shared])
+        return rows, kept
+
+    def _assign_shared(self, groups: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The k-th observation of (group, label) takes the k-th member of that group with that label."""
         observations = pd.DataFrame({"group": groups, "gold": gold})
         observations["k"] = observations.groupby(["group", "gold"]).cumcount()
-        member_labels = self.labels if self.labels is not None else None
-        members = pd.DataFrame(
-            {"group": self.group_of_row, "row": np.arange(self.num_examples, dtype=np.int64)}
-        )
-        if member_labels is not None:
-            members["gold"] = member_labels
+        member_rows = np.flatnonzero(self.group_size[self.group_of_row] > 1)
+        members = pd.DataFrame({"group": self.group_of_row[member_rows], "row": member_rows})
+        if self.labels is not None:
+            members["gold"] = self.labels[member_rows]
         else:  # no labels in the dataset: every member of the group is eligible
             members = members.merge(observations[["group", "gold"]].drop_duplicates(), on="group")
         members["k"] = members.groupby(["group", "gold"]).cumcount()

@@ -56,7 +56,9 @@ def main(argv=None) -> dict:
     n, length = args.examples, args.sequence_length
     # Token ids are made per batch from the row number, so the benchmark itself holds no N x L array.
     def token_ids(rows: np.ndarray) -> np.ndarray:
-        return (rows[:, None] * 7919 + np.arange(length)[None, :]) % 30_000
+        """A distinct sequence per row: the row number in base 30,000, then a filler pattern."""
+        filler = (rows[:, None] * 7919 + np.arange(length - 2)[None, :]) % 30_000
+        return np.concatenate([(rows % 30_000)[:, None], (rows // 30_000)[:, None], filler], axis=1)
 
     labels = rng.integers(0, 2, n)
     folder = tempfile.mkdtemp()
