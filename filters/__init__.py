@@ -1,5 +1,5 @@
 """Choosing less data: by data-map region, by any per-example score, or at random (the baseline)."""
-from .cleaning import annotate_quality, clean_corpus, drop_summary
+from .cleaning import annotate_quality, clean_corpus, default_rules, drop_reasons, drop_summary
 from .embedding_cache import cached_embed
 from .heuristics import (
     AlphabeticWords,
@@ -9,15 +9,13 @@ from .heuristics import (
     LeftoverMarkup,
     MeanWordLength,
     QualityRule,
-    RepeatedLines,
-    RepeatedNGrams,
     StopWords,
     SymbolRatio,
     WordCount,
-    default_rules,
 )
 from .prototypes import PrototypePruner
 from .regions import select_by_region
+from .repetition import RepeatedLines, RepeatedNGrams
 from .selection import select_by_score, select_random
 from .stratified import class_quotas, select_ends, select_stratified
 
@@ -48,5 +46,6 @@ __all__ = [
     "annotate_quality",
     "clean_corpus",
     "default_rules",
+    "drop_reasons",
     "drop_summary",
 ]

@@ -6,14 +6,79 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 from datasets import Dataset, IterableDataset
 
-from .heuristics import QualityRule, check_rules, default_rules, drop_reasons
+from .heuristics import (
+    AlphabeticWords,
+    BulletLines,
+    DocumentStats,
+    EllipsisLines,
+    LeftoverMarkup,
+    MeanWordLength,
+    QualityRule,
+    StopWords,
+    SymbolRatio,
+    WordCount,
+)
+from .repetition import RepeatedLines, RepeatedNGrams
 
 REASON_COLUMN = "drop_reason"
+
+
+def default_rules(language: str = "en") -> list[QualityRule]:
+    """The default chain, cheapest first: the Gopher quality and repetition filters plus C4's markup tests.
+
+    ``language`` selects the stop-word test (Gopher's eight words for "en", spaCy's list otherwise).
+    ``FoulWords`` is not included because it needs a list that you supply.
+    """
+    return [
+        WordCount(),
+        MeanWordLength(),
+        AlphabeticWords(),
+        SymbolRatio(),
+        EllipsisLines(),
+        BulletLines(),
+        LeftoverMarkup(),
+        StopWords(language=language),
+        RepeatedLines(),
+        RepeatedNGrams(),
+    ]
+
+
+def check_rules(rules: Iterable[QualityRule]) -> list[QualityRule]:
+    """Validate a rule list: every item a :class:`QualityRule`, names unique (they label the reason column)."""
+    rules = list(rules)
+    if not rules:
+        raise ValueError("rules is empty: pass None for the default chain or a list of QualityRule objects.")
+    names = []
+    for rule in rules:
+        if not isinstance(rule, QualityRule):
+            raise TypeError(f"rules must hold QualityRule objects (e.g. WordCount()); got {type(rule).__name__}.")
+        names.append(rule.name)
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"rule names must be unique, but {duplicates} appear more than once.")
+    return rules
+
+
+def drop_reasons(text: str | None, rules: Sequence[QualityRule] | None = None, all_reasons: bool = False) -> str:
+    """Why one document would be dropped: the first rule it fails ("" when kept), or all, joined by ",".
+
+    >>> drop_reasons("too short")
+    'word_count'
+    """
+    rules = default_rules() if rules is None else rules
+    doc = DocumentStats(text)  # shared by the rules, so each view of the text is computed once
+    failed = []
+    for rule in rules:
+        if not rule.keeps(doc):
+            if not all_reasons:
+                return rule.name
+            failed.append(rule.name)
+    return ",".join(failed)
 
 
 def _annotate_batch(batch: dict, text_column: str, rules: list[QualityRule], reason_column: str,

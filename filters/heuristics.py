@@ -2,17 +2,16 @@
 
 Each rule looks at one document's :class:`DocumentStats` and says whether the document is kept. Thresholds
 default to the published values (Gopher: Rae et al. 2021, appendix A; C4: Raffel et al. 2020, section 2.2).
+The repetition rules live in :mod:`filters.repetition`.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 
 # Gopher's English stop-word test: a document must contain at least two of these words.
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
@@ -80,7 +79,7 @@ class QualityRule:
         return self.keeps(DocumentStats(text))
 
 
-def _check_fraction(owner: str, **values: float) -> None:
+def check_fraction(owner: str, **values: float) -> None:
     for key, value in values.items():
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{owner}({key}={value!r}): a fraction must lie in [0, 1].")
@@ -137,7 +136,7 @@ class AlphabeticWords(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
 
     def __post_init__(self):
-        _check_fraction("AlphabeticWords", min_fraction=self.min_fraction)
+        check_fraction("AlphabeticWords", min_fraction=self.min_fraction)
 
     def keeps(self, doc: DocumentStats) -> bool:
         words = doc.words
@@ -175,7 +174,7 @@ class EllipsisLines(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
 
     def __post_init__(self):
-        _check_fraction("EllipsisLines", max_fraction=self.max_fraction)
+        check_fraction("EllipsisLines", max_fraction=self.max_fraction)
 
     def keeps(self, doc: DocumentStats) -> bool:
         lines = doc.lines
@@ -193,127 +192,13 @@ class BulletLines(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
 
     def __post_init__(self):
-        _check_fraction("BulletLines", max_fraction=self.max_fraction)
+        check_fraction("BulletLines", max_fraction=self.max_fraction)
 
     def keeps(self, doc: DocumentStats) -> bool:
         lines = doc.lines
         if not lines:
             return False
         return sum(line.startswith(_BULLETS) for line in lines) / len(lines) <= self.max_fraction
-
-
-def _repeated_share(parts: list[str]) -> tuple[float, float]:
-    """Share of ``parts`` (and of their characters) that repeat an earlier part of the same document."""
-    seen: set[str] = set()
-    repeated = repeated_chars = 0
-    for part in parts:
-        if part in seen:
-            repeated += 1
-            repeated_chars += len(part)
-        seen.add(part)
-    total_chars = sum(len(part) for part in parts)
-    return repeated / len(parts), (repeated_chars / total_chars if total_chars else 0.0)
-
-
-@dataclass(frozen=True)
-class RepeatedLines(QualityRule):
-    """Drop documents made of repeated lines or paragraphs (Gopher: 0.30 of lines, 0.20 of their characters;
-    0.30 of paragraphs, 0.20 of their characters). A line counts as repeated from its second occurrence on."""
-
-    max_line_fraction: float = 0.30
-    max_line_char_fraction: float = 0.20
-    max_paragraph_fraction: float = 0.30
-    max_paragraph_char_fraction: float = 0.20
-    name: ClassVar[str] = "repeated_lines"
-    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
-
-    def __post_init__(self):
-        _check_fraction("RepeatedLines", max_line_fraction=self.max_line_fraction,
-                        max_line_char_fraction=self.max_line_char_fraction,
-                        max_paragraph_fraction=self.max_paragraph_fraction,
-                        max_paragraph_char_fraction=self.max_paragraph_char_fraction)
-
-    def keeps(self, doc: DocumentStats) -> bool:
-        if not doc.lines:
-            return False
-        share, char_share = _repeated_share(doc.lines)
-        if share > self.max_line_fraction or char_share > self.max_line_char_fraction:
-            return False
-        share, char_share = _repeated_share(doc.paragraphs)
-        return share <= self.max_paragraph_fraction and char_share <= self.max_paragraph_char_fraction
-
-
-def _default_top_ngrams() -> dict[int, float]:
-    return {2: 0.20, 3: 0.18, 4: 0.16}
-
-
-def _default_duplicate_ngrams() -> dict[int, float]:
-    return {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
-
-
-_HASH_BASE = np.uint64(1_000_003)
-
-
-@dataclass(frozen=True)
-class RepeatedNGrams(QualityRule):
-    """Drop documents dominated by repeated word n-grams (Gopher, table A1); words are compared lowercased.
-
-    ``top``: for n = 2, 3, 4, the most frequent n-gram (if it occurs more than once; the longest such if tied)
-    may cover at most this share of the word characters (0.20, 0.18, 0.16). ``duplicate``: for n = 5..10, the
-    words inside n-grams that repeat an earlier n-gram may hold at most this share of the characters (0.15 down
-    to 0.10); overlapping n-grams count each word once.
-    """
-
-    top: dict[int, float] = field(default_factory=_default_top_ngrams)
-    duplicate: dict[int, float] = field(default_factory=_default_duplicate_ngrams)
-    name: ClassVar[str] = "repeated_ngrams"
-    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
-
-    def __post_init__(self):
-        for n, share in {**self.top, **self.duplicate}.items():
-            if not isinstance(n, int) or n < 1:
-                raise ValueError(f"RepeatedNGrams: n-gram sizes must be positive integers; got {n!r}.")
-            _check_fraction("RepeatedNGrams", **{f"n={n}": share})
-
-    def __hash__(self):  # the generated hash would fail on the dict fields
-        return hash((tuple(sorted(self.top.items())), tuple(sorted(self.duplicate.items()))))
-
-    def keeps(self, doc: DocumentStats) -> bool:
-        words, total = doc.lowercase_words, doc.word_characters
-        if not total:
-            return False
-        largest = max((n for n in {*self.top, *self.duplicate} if n <= len(words)), default=0)
-        if not largest:
-            return True
-        # Vectorised: one integer per word (Python's string hash), rolling n-gram hashes, prefix sums of lengths.
-        ids = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        prefix = np.concatenate(([0], np.cumsum(lengths)))
-        hashes = ids
-        for n in range(1, largest + 1):
-            if n > 1:
-                hashes = hashes[:-1] * _HASH_BASE + ids[n - 1 :]
-            if n not in self.top and n not in self.duplicate:
-                continue
-            _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
-            most = counts.max()
-            if most < 2:
-                return True  # no n-gram repeats, so no longer one can either
-            if n in self.top:
-                starts = np.flatnonzero(counts[inverse] == most)
-                if (prefix[starts + n] - prefix[starts]).max() * most / total > self.top[n]:
-                    return False
-            if n in self.duplicate:
-                repeated = np.ones(len(hashes), dtype=bool)
-                repeated[first] = False
-                starts = np.flatnonzero(repeated)
-                # mark the words covered by any repeated n-gram: +1 at each start, -1 after each end, running sum
-                marks = np.zeros(len(words) + 1, dtype=np.int64)
-                np.add.at(marks, starts, 1)
-                np.add.at(marks, starts + n, -1)
-                if lengths[np.cumsum(marks[:-1]) > 0].sum() / total > self.duplicate[n]:
-                    return False
-        return True
 
 
 @dataclass(frozen=True)
@@ -373,7 +258,7 @@ class StopWords(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), section A.1.1; other languages: spaCy stop-word lists"
 
     def __post_init__(self):
-        _check_fraction("StopWords", min_fraction=self.min_fraction)
+        check_fraction("StopWords", min_fraction=self.min_fraction)
         if self.stop_words is None:
             words = GOPHER_STOP_WORDS if self.language == "en" else stop_words_for(self.language)
             object.__setattr__(self, "stop_words", frozenset(words))
@@ -421,50 +306,3 @@ class FoulWords(QualityRule):
             lowered = " ".join(doc.lowercase_words)
             count += sum(lowered.count(phrase) for phrase in self._phrases)
         return count <= self.max_count
-
-
-def default_rules(language: str = "en") -> list[QualityRule]:
-    """The default chain, cheapest first: the Gopher quality and repetition filters plus C4's markup tests.
-
-    ``FoulWords`` is not included because it needs a list that you supply.
-    """
-    return [
-        WordCount(),
-        MeanWordLength(),
-        AlphabeticWords(),
-        SymbolRatio(),
-        EllipsisLines(),
-        BulletLines(),
-        LeftoverMarkup(),
-        StopWords(language=language),
-        RepeatedLines(),
-        RepeatedNGrams(),
-    ]
-
-
-def check_rules(rules: Iterable[QualityRule]) -> list[QualityRule]:
-    """Validate a rule list: every item a :class:`QualityRule`, names unique (they label the reason column)."""
-    rules = list(rules)
-    if not rules:
-        raise ValueError("rules is empty: pass None for the default chain or a list of QualityRule objects.")
-    names = []
-    for rule in rules:
-        if not isinstance(rule, QualityRule):
-            raise TypeError(f"rules must hold QualityRule objects (e.g. WordCount()); got {type(rule).__name__}.")
-        names.append(rule.name)
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"rule names must be unique, but {duplicates} appear more than once.")
-    return rules
-
-
-def drop_reasons(text: str | None, rules: list[QualityRule], all_reasons: bool = False) -> str:
-    """The name of the first rule that ``text`` fails ("" when every rule keeps it), or all names joined by ","."""
-    doc = DocumentStats(text)
-    failed = []
-    for rule in rules:
-        if not rule.keeps(doc):
-            if not all_reasons:
-                return rule.name
-            failed.append(rule.name)
-    return ",".join(failed)

@@ -2,8 +2,7 @@
 import pytest
 from datasets import Dataset, IterableDataset
 
-from filters.cleaning import annotate_quality, clean_corpus, drop_summary
-from filters.heuristics import (
+from filters import (
     AlphabeticWords,
     BulletLines,
     EllipsisLines,
@@ -15,7 +14,11 @@ from filters.heuristics import (
     StopWords,
     SymbolRatio,
     WordCount,
+    annotate_quality,
+    clean_corpus,
     default_rules,
+    drop_reasons,
+    drop_summary,
 )
 
 PROSE = (
@@ -29,6 +32,9 @@ PROSE = (
 def test_prose_passes_every_default_rule():
     for rule in default_rules():
         assert rule(PROSE), rule.name
+    assert drop_reasons(PROSE) == ""
+    assert drop_reasons("too short") == "word_count"
+    assert drop_reasons("too short", all_reasons=True) == "word_count,stop_words"
 
 
 def test_word_count_bounds_are_inclusive():
