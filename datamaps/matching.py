@@ -40,6 +40,7 @@ class ExampleIndex:
         self.group_first_row = first_row.astype(np.int64)
         self.group_of_row = self.group_first_row[inverse]
         self.group_size = np.bincount(self.group_of_row, minlength=self.num_examples)  # by group id (first row)
+        self.all_unique = len(self.unique_fingerprints) == self.num_examples
 
     @classmethod
     def from_token_ids(cls, sequences: Iterable, labels=None) -> "ExampleIndex":
@@ -109,10 +110,11 @@ class ExampleIndex:
         rows = np.full(len(groups), -1, dtype=np.int64)
         kept = np.zeros(len(groups), dtype=bool)
         # Most examples are unique: their group is their row, and only the first observation counts.
+        if self.all_unique:
+            return groups, first_occurrences(groups, self.num_examples)
         single = np.flatnonzero(self.group_size[groups] == 1)
-        _, first = np.unique(groups[single], return_index=True)
         rows[single] = groups[single]
-        kept[single[first]] = True
+        kept[single] = first_occurrences(groups[single], self.num_examples)
         shared = np.flatnonzero(self.group_size[groups] > 1)
         if len(shared):
             rows[shared], kept[shared] = self._assign_shared(groups[shared], gold[shared])
@@ -132,6 +134,17 @@ class ExampleIndex:
         matched = observations.merge(members, on=["group", "gold", "k"], how="left")
         kept = matched["row"].notna().to_numpy()
         return matched["row"].fillna(-1).to_numpy(dtype=np.int64), kept
+
+
+def first_occurrences(keys: np.ndarray, size: int) -> np.ndarray:
+    """True at the first occurrence of each key in ``[0, size)``; cheap when no key repeats (the usual case)."""
+    counts = np.bincount(keys, minlength=size)
+    if counts.max(initial=0) <= 1:
+        return np.ones(len(keys), dtype=bool)
+    kept = np.zeros(len(keys), dtype=bool)
+    _, first = np.unique(keys, return_index=True)
+    kept[first] = True
+    return kept
 
 
 def _column_names(dataset) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .matching import ExampleIndex
+from .matching import ExampleIndex, first_occurrences
 from .metrics import gold_statistics
 from .storage import epoch_path, partial_path, read_table, write_table, PARTIAL_DIR
 
@@ -54,36 +54,58 @@ class DynamicsRecorder:
         self.index = index
         self.ids = ids
         self.store_probabilities = store_probabilities
-        self._chunks: dict[str, list[np.ndarray]] = {name: [] for name in (*_FIELDS, "probs")}
+        self._columns: dict[str, np.ndarray] = {}
+        self._size = 0
 
     # --- recording -----------------------------------------------------------------------------------------
     def record(self, logits: torch.Tensor, gold: torch.Tensor, keys: np.ndarray, snapshot: int = 0) -> None:
         """Record one batch: ``keys`` are index groups (training-pass mode) or example rows (``index=None``)."""
         stats = gold_statistics(logits, gold)
-        self._chunks["key"].append(np.asarray(keys, dtype=np.int64))
-        self._chunks["gold"].append(gold.detach().cpu().numpy().astype(np.int64))
-        self._chunks["p_gold"].append(stats["p_gold"].cpu().numpy().astype(np.float32))
-        self._chunks["correct"].append(stats["correct"].cpu().numpy())
-        self._chunks["margin"].append(stats["margin"].cpu().numpy().astype(np.float32))
-        self._chunks["snapshot"].append(np.full(len(keys), snapshot, dtype=np.int16))
+        values = {
+            "key": np.asarray(keys, dtype=np.int64),
+            "gold": gold.detach().cpu().numpy(),
+            "p_gold": stats["p_gold"].cpu().numpy(),
+            "correct": stats["correct"].cpu().numpy(),
+            "margin": stats["margin"].cpu().numpy(),
+            "snapshot": snapshot,
+        }
         if self.store_probabilities:
-            self._chunks["probs"].append(stats["probs"].cpu().numpy().astype(np.float32))
+            values["probs"] = stats["probs"].cpu().numpy()
+        self._append(values, len(values["key"]))
+
+    def _append(self, values: dict, count: int) -> None:
+        """Write ``count`` records into preallocated columns (grown by half when full): no per-batch arrays to
+        concatenate and no heap fragmentation from thousands of small chunks."""
+        end = self._size + count
+        if not self._columns or end > len(self._columns["key"]):
+            self._grow(max(end, int(1.5 * len(self._columns.get("key", ()))), self.num_examples + 64), values)
+        for name, value in values.items():
+            self._columns[name][self._size : end] = value
+        self._size = end
+
+    def _grow(self, capacity: int, values: dict) -> None:
+        dtypes = dict(_FIELDS)
+        if "probs" in values or "probs" in self._columns:
+            width = (values["probs"] if "probs" in values else self._columns["probs"]).shape[1]
+        grown = {}
+        for name in values.keys() | self._columns.keys():
+            shape = (capacity, width) if name == "probs" else (capacity,)
+            grown[name] = np.empty(shape, dtype=np.float32 if name == "probs" else dtypes[name])
+            if name in self._columns:
+                grown[name][: self._size] = self._columns[name][: self._size]
+        self._columns = grown
 
     def buffer(self) -> dict[str, np.ndarray]:
-        """The observations of the current epoch so far, as concatenated arrays (consolidated in place)."""
-        columns = {name: np.empty(0, dtype=dtype) for name, dtype in _FIELDS.items()}
-        for name, chunks in self._chunks.items():
-            if chunks:
-                columns[name] = np.concatenate(chunks)
-                self._chunks[name] = [columns[name]]
-        return columns
+        """The observations of the current epoch so far (views, not copies)."""
+        if not self._columns:
+            return {name: np.empty(0, dtype=dtype) for name, dtype in _FIELDS.items()}
+        return {name: column[: self._size] for name, column in self._columns.items()}
 
     def clear(self) -> None:
-        for chunks in self._chunks.values():
-            chunks.clear()
+        self._columns, self._size = {}, 0
 
     def __len__(self) -> int:
-        return sum(len(chunk) for chunk in self._chunks["key"])
+        return self._size
 
     # --- checkpoints ---------------------------------------------------------------------------------------
     def save_partial(self, global_step: int, epoch: int, observations: dict[str, np.ndarray]) -> None:
@@ -98,10 +120,9 @@ class DynamicsRecorder:
         if not path.is_file():
             return False
         columns = read_table(path)
+        columns.pop("epoch", None)
         self.clear()
-        for name in self._chunks:
-            if name in columns:
-                self._chunks[name].append(columns[name])
+        self._append(columns, len(columns["key"]))
         return True
 
     def remove_partials(self) -> None:
@@ -131,7 +152,12 @@ class DynamicsRecorder:
         rows, kept = self._resolve(observations)
         selected = np.flatnonzero(kept)
         del kept
-        order = selected[np.lexsort((rows[selected], observations["snapshot"][selected]))]
+        snapshots = observations["snapshot"][selected]
+        if len(snapshots) and snapshots.min() == snapshots.max():
+            order = selected[np.argsort(rows[selected], kind="stable")]
+        else:
+            order = selected[np.lexsort((rows[selected], snapshots))]
+        del snapshots
         del selected
         observations["row"] = rows
         del rows
@@ -155,18 +181,20 @@ class DynamicsRecorder:
         return path
 
     def _resolve(self, observations: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        keys, snapshots = observations["key"], observations["snapshot"]
+        keys, snapshots, gold = observations["key"], observations["snapshot"], observations["gold"]
+        if len(snapshots) and snapshots.min() == snapshots.max():  # one time point: no per-snapshot copies
+            return self._resolve_snapshot(keys, gold)
         rows = np.full(len(keys), -1, dtype=np.int64)
         kept = np.zeros(len(keys), dtype=bool)
         for snapshot in np.unique(snapshots):
             at = np.flatnonzero(snapshots == snapshot)
-            if self.index is None:  # keys are rows already: keep the first record of each
-                _, first = np.unique(keys[at], return_index=True)
-                rows[at] = keys[at]
-                kept[at[first]] = True
-            else:
-                rows[at], kept[at] = self.index.assign_rows(keys[at], observations["gold"][at])
+            rows[at], kept[at] = self._resolve_snapshot(keys[at], gold[at])
         return rows, kept
+
+    def _resolve_snapshot(self, keys: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.index is not None:
+            return self.index.assign_rows(keys, gold)
+        return keys, first_occurrences(keys, self.num_examples)
 
 
 def gather_observations(observations: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
