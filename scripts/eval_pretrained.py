@@ -55,6 +55,8 @@ def evaluate_runs(args) -> pd.DataFrame:
         if args.baseline and key not in done_baselines:  # step 0: same config, random weights, once per vocab
             done_baselines.add(key)
             sources = [(0, summary["size"])] + sources
+        if args.checkpoint_steps is not None:
+            sources = [(step, source) for step, source in sources if step in args.checkpoint_steps]
         for step, source in sources:
             for task in args.tasks:
                 for seed in args.seeds:
@@ -131,6 +133,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--checkpoint-steps", nargs="+", type=int,
+                        help="evaluate only these checkpoint steps (0 = the no-pretraining baseline)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the step-0 baseline")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/eval"))
     args = parser.parse_args()
