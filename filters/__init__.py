@@ -1,4 +1,5 @@
-"""Choosing less data: by data-map region, by any per-example score, or at random (the baseline)."""
+"""Choosing less data: by data-map region, by any per-example score, or at random (the baseline); score
+selection beyond one end (both ends, stratified), embedding-prototype pruning, and Gopher/C4 corpus cleaning."""
 from .cleaning import annotate_quality, clean_corpus, default_rules, drop_reasons, drop_summary
 from .embedding_cache import cached_embed
 from .heuristics import (

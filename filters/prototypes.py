@@ -13,6 +13,7 @@ from encoders import DEFAULT_PRETRAINED, embed
 
 from .embedding_cache import cached_embed
 from .selection import select_by_score
+from .stratified import select_stratified
 
 # Above this many points per clustering, "auto" switches to MiniBatchKMeans.
 MINIBATCH_ABOVE = 10_000
@@ -200,11 +201,12 @@ class PrototypePruner:
         return scores
 
     def select(self, dataset: Dataset, fraction: float, keep: str = "hard", seed: int = 0,
-               return_ids: bool = False):
+               return_ids: bool = False, stratify: bool = False):
         """Keep ``fraction`` of the fitted ``dataset`` (exact, rounded half up).
 
         ``keep="hard"`` keeps the examples farthest from their prototype (Sorscher et al.: best when data is
-        plentiful); ``keep="easy"`` keeps the nearest (best when data is scarce). Returns a Dataset in the
+        plentiful); ``keep="easy"`` keeps the nearest (best when data is scarce). ``stratify=True`` keeps the
+        class proportions of ``label_column`` (see ``filters.select_stratified``). Returns a Dataset in the
         original row order, or the row positions with ``return_ids=True``.
         """
         self._check_fitted()
@@ -213,5 +215,8 @@ class PrototypePruner:
         if len(dataset) != len(self.scores_):
             raise ValueError(f"the pruner was fitted on {len(self.scores_)} examples but the dataset has "
                              f"{len(dataset)} rows; select from the dataset you fitted on.")
+        if stratify:
+            return select_stratified(dataset, self.scores_, fraction, keep="highest" if keep == "hard" else "lowest",
+                                     label_column=self.label_column, seed=seed, return_ids=return_ids)
         return select_by_score(dataset, self.scores_, fraction=fraction, highest=keep == "hard", seed=seed,
                                return_ids=return_ids)

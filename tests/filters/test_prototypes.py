@@ -64,6 +64,9 @@ def test_select_hard_and_easy_exact_fraction():
     assert list(hard["row"]) == sorted(hard["row"])  # original order
     easy = pruner.select(ds, fraction=0.5, keep="easy")
     assert len(easy) == 47 and not {len(X) - 3, len(X) - 2, len(X) - 1} & set(easy["row"])
+    stratified = pruner.select(ds, fraction=0.5, keep="hard", stratify=True)
+    # 3 outliers (label 0) and 90 cluster points (label 1): quotas 2 and 45, hardest first in each class
+    assert sorted(stratified["label"]).count(0) == 2 and len(stratified) == 47
     ids = pruner.select(ds, fraction=0.1, keep="hard", return_ids=True)
     assert sorted(np.asarray(ids).tolist()) == sorted(hard["row"])
     with pytest.raises(ValueError, match="keep='middle'"):
