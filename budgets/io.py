@@ -19,12 +19,19 @@ def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(handle)
     try:
         write(temp)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
             os.remove(temp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(data: Any, path: str | os.PathLike) -> Path:

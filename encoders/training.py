@@ -20,8 +20,8 @@ def efficient_training_args(output_dir: str, **overrides: Any) -> TrainingArgume
     - ``bf16=True`` where the hardware has native bf16 (CUDA, or CPUs with AVX512-BF16/AMX); on CPU it
       requires ``use_cpu=True``. Measured 1.45x on top of length grouping on such a CPU.
     - ``optim="adamw_torch_fused"`` on CUDA and CPU (torch >= 2.4 has a fused CPU kernel): one pass over the
-      parameters instead of a chain of foreach ops. Measured 3.5x faster optimizer steps than foreach AdamW
-      for BERT-mini on this CPU (0.45 s vs 1.7 s per 30 steps, about 15% of the whole step).
+      parameters instead of a chain of foreach ops. Measured about 3x cheaper optimizer steps than foreach
+      AdamW for BERT-mini on a 2-core CPU (0.40 s vs 1.30 s per 30 steps; see docs/encoders.md).
     - ``dataloader_num_workers``: 0 on CPU (workers would compete with the compute threads), 2 on GPU.
     - ``report_to="none"``, ``save_strategy="no"``: no integrations or checkpoints unless asked for.
     """

@@ -35,6 +35,7 @@ def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, anal
     assert saved["run_name"] == tag.run_name and saved["metrics"]["eval_loss"] == pytest.approx(tag.metrics["eval_loss"])
     assert PriceTag.load(tmp_path) == tag
     assert not list(tmp_path.glob(".price_tag.json.*"))  # atomic write left no temp file
+    assert (tmp_path / "price_tag.json").stat().st_mode & 0o044  # readable by others, unlike a raw mkstemp file
     assert tag.optimizer_steps == 6 and tag.examples_seen == 96
     assert tag.padded_tokens_seen == 96 * 20
     assert tag.tokens_seen == 2 * sum(sum(m) for m in data["attention_mask"])
