@@ -118,6 +118,7 @@ def main() -> None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=args.output.parent, delete=False, suffix=".tmp") as handle:
             json.dump(results, handle, indent=2)
+        os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
         os.replace(handle.name, args.output)
 
 

@@ -83,7 +83,7 @@ def steps_to_match(table: pd.DataFrame, task: str, reference: str = "random") ->
         if masking == "none":
             continue
         reached = [step for step, value in means[masking].items() if step > 0 and value >= target]
-        out[masking] = round(min(reached) / final_step, 3) if reached else None
+        out[masking] = round(float(min(reached)) / float(final_step), 3) if reached else None
     return out
 
 
@@ -113,12 +113,14 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
     figure.tight_layout()
     with tempfile.NamedTemporaryFile(dir=output_dir, suffix=".png", delete=False) as handle:
         figure.savefig(handle.name, dpi=120)
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
     os.replace(handle.name, output_dir / "accuracy_vs_steps.png")
 
 
 def atomic_write(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
         handle.write(text)
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
     os.replace(handle.name, path)
 
 

@@ -246,6 +246,7 @@ def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
         json.dump(data, handle, indent=2)
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
     os.replace(handle.name, path)
 
 
