@@ -49,7 +49,8 @@ class ContentWordTagger:
     model:
         A spaCy pipeline name or path (default ``"en_core_web_sm"``), a loaded ``spacy.Language``, or
         ``"blank"`` for ``spacy.blank(lang)`` on purpose (lexical rules, no warning). When a name cannot be
-        loaded the tagger warns once and uses ``spacy.blank(lang)``.
+        loaded the tagger warns once and uses ``spacy.blank(lang)``. A ``Language`` you pass is used as is,
+        with the components that do not assign POS disabled (``nlp.disable_pipe``).
     content_pos:
         Universal POS tags that count as content words. Function-word tags (AUX, DET, PRON, ADP, CCONJ,
         SCONJ, PART, PUNCT, SYM) are refused.
