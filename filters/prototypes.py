@@ -40,8 +40,8 @@ class PrototypePruner:
         Hub id or local path of a sentence encoder (mean pooling), or a model object (then pass
         ``tokenizer``). Default ``encoders.DEFAULT_PRETRAINED`` (all-MiniLM-L6-v2).
     n_clusters : int
-        k of k-means, per class when ``per_class``. Sorscher et al. report that the choice of k matters little
-        within an order of magnitude of the number of classes; 10 is a default for small text tasks.
+        k of k-means, per class when ``per_class``. 10 is our untuned default for small text tasks; try a few
+        values of k on your data.
     per_class : bool
         Cluster each class separately (labels from ``label_column`` or ``y``) instead of all examples at once.
     algorithm : {"auto", "kmeans", "minibatch"}
