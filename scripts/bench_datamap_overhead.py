@@ -1,5 +1,6 @@
-"""Overhead of DataMapCallback: Trainer.train() wall time with the callback vs without, same seed,
-runs alternated (baseline, train mode, eval mode, baseline, ...) and the median of per-round ratios reported.
+"""Overhead of DataMapCallback: Trainer.train() time with the callback vs without, same seed, runs
+alternated (baseline, train mode, eval mode, baseline, ...) and the median of per-round ratios reported, for
+wall time and for this process's CPU time (steadier when other jobs share the machine).
 
     python scripts/bench_datamap_overhead.py --model tiny --train-size 4000 --rounds 5
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
+
+from transformers import TrainerCallback
 
 from datamaps import DataMapCallback
 from encoders import MINIATURE_SIZES, fine_tune, load_benchmark, load_encoder, load_tokenizer, train_wordpiece_tokenizer
@@ -28,25 +32,44 @@ def main(argv=None) -> dict:
     scratch = args.model in MINIATURE_SIZES
     tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=8000) if scratch else load_tokenizer(args.model)
 
-    def train_seconds(mode: str | None) -> float:
-        model = load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=0)
-        with tempfile.TemporaryDirectory() as folder:
-            callbacks = [DataMapCallback(f"{folder}/map", mode=mode)] if mode else []
-            trainer = fine_tune(model, tokenizer, train, f"{folder}/run", epochs=args.epochs, seed=0,
-                                batch_size=args.batch_size, learning_rate=5e-4 if scratch else 5e-5,
-                                callbacks=callbacks)
-            return next(h["train_runtime"] for h in reversed(trainer.state.log_history) if "train_runtime" in h)
+    class Timer(TrainerCallback):
+        """Wall and CPU time from on_train_begin to on_train_end: Trainer.train()'s loop, set-up excluded."""
 
-    times: dict[str, list[float]] = {"none": [], "train": [], "eval": []}
+        def on_train_begin(self, *args, **kwargs):
+            self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+        def on_train_end(self, *args, **kwargs):
+            self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def train_seconds(mode: str | None) -> tuple[float, float]:
+        model = load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=0)
+        timer = Timer()
+        with tempfile.TemporaryDirectory() as folder:
+            # The timer runs first: on_train_begin of the data map (building its index) is counted.
+            callbacks = [timer] + ([DataMapCallback(f"{folder}/map", mode=mode)] if mode else [])
+            fine_tune(model, tokenizer, train, f"{folder}/run", epochs=args.epochs, seed=0,
+                      batch_size=args.batch_size, learning_rate=5e-4 if scratch else 5e-5, callbacks=callbacks)
+        return timer.wall, timer.cpu
+
+    times: dict[str, list[tuple[float, float]]] = {"none": [], "train": [], "eval": []}
     for round_number in range(args.rounds):
         for mode in ("none", "train", "eval"):
             times[mode].append(train_seconds(None if mode == "none" else mode))
-        print(f"round {round_number + 1}: " + ", ".join(f"{m} {t[-1]:.2f}s" for m, t in times.items()), flush=True)
-    ratios = {mode: statistics.median(t / b for t, b in zip(times[mode], times["none"])) for mode in ("train", "eval")}
+        print(f"round {round_number + 1}: " + ", ".join(f"{m} {t[-1][0]:.2f}s wall / {t[-1][1]:.2f}s cpu"
+                                                      for m, t in times.items()), flush=True)
+    ratios = {}
+    for mode in ("train", "eval"):
+        for kind, k in (("wall", 0), ("cpu", 1)):
+            ratios[f"{mode}_{kind}"] = statistics.median(t[k] / b[k] for t, b in zip(times[mode], times["none"]))
     print(f"\nmodel {args.model}, {len(train):,} examples x {args.epochs} epochs, {args.rounds} alternated rounds")
-    print(f"median Trainer.train() time: none {statistics.median(times['none']):.2f}s, "
-          f"train mode {statistics.median(times['train']):.2f}s, eval mode {statistics.median(times['eval']):.2f}s")
-    print(f"median ratio with/without callback: train mode {ratios['train']:.3f}, eval mode {ratios['eval']:.3f}")
+    for kind, k in (("wall", 0), ("cpu", 1)):
+        print(f"median {kind} time: none {statistics.median(t[k] for t in times['none']):.2f}s, "
+              f"train mode {statistics.median(t[k] for t in times['train']):.2f}s, "
+              f"eval mode {statistics.median(t[k] for t in times['eval']):.2f}s")
+    print(f"median ratio with/without callback, wall: train mode {ratios['train_wall']:.3f}, "
+          f"eval mode {ratios['eval_wall']:.3f}")
+    print(f"median ratio with/without callback, CPU:  train mode {ratios['train_cpu']:.3f}, "
+          f"eval mode {ratios['eval_cpu']:.3f}")
     return ratios
 
 
