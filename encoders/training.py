@@ -16,7 +16,9 @@ def efficient_training_args(output_dir: str, **overrides: Any) -> TrainingArgume
 
     - ``train_sampling_strategy="group_by_length"``: batches of similar length waste little compute on
       padding (with dynamic padding from ``DataCollatorWithPadding``, never ``padding="max_length"``).
-      Measured 1.9x on SST-2 over random order for BERT-mini on a 2-core CPU.
+      Measured 1.9x on SST-2 over random order for BERT-mini on a 2-core CPU. Caveat: in short
+      from-scratch runs (150 steps) it cost accuracy on SST-2 (docs/encoders.md); pass
+      ``train_sampling_strategy="random"`` when the budget is a few hundred steps.
     - ``bf16=True`` where the hardware has native bf16 (CUDA, or CPUs with AVX512-BF16/AMX); on CPU it
       requires ``use_cpu=True``. Measured 1.45x on top of length grouping on such a CPU.
     - ``optim="adamw_torch_fused"`` on CUDA and CPU (torch >= 2.4 has a fused CPU kernel): one pass over the

@@ -40,6 +40,7 @@ from budgets import BudgetCallback, write_json  # noqa: E402
 from encoders import (  # noqa: E402
     PaddingCollator,
     efficient_training_args,
+    fine_tune,
     length_grouped_order,
     load_benchmark,
     load_encoder,
@@ -154,9 +155,10 @@ def markdown(results: list[dict], inference: dict[str, list[dict]], baselines=("
                          f"{runs[0]['train_flops']:.3g} |")
     for size, rows in inference.items():
         lines += ["", f"Inference, {size} (dev set, batches of 64, length-sorted):", "",
-                  "| precision | examples/s | dev accuracy | state dict MB |", "|---|---|---|---|"]
-        lines += [f"| {r['precision']} | {r['examples_per_s']:.0f} | {r['dev_accuracy']:.4f} | {r['size_mb']:.1f} |"
-                  for r in rows]
+                  "| precision | examples/s (median) | seconds per round | dev accuracy | state dict MB |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['precision']} | {r['examples_per_s']:.0f} | {' / '.join(f'{t:.2f}' for t in r['rounds_s'])} | "
+                  f"{r['dev_accuracy']:.4f} | {r['size_mb']:.1f} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -172,6 +174,11 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--compile", action="store_true", help="torch.compile the greennlp setup")
     parser.add_argument("--data", default=None, help="folder with sst2/ (default $GREENNLP_DATA_DIR or the hub)")
+    parser.add_argument("--inference-only", type=int, metavar="N", default=0,
+                        help="skip the training comparison: fine-tune each size on N SST-2 examples (random order, "
+                        "--epochs) with encoders.fine_tune, then time inference in fp32 / bf16 / int8")
+    parser.add_argument("--epochs", type=float, default=2, help="epochs for --inference-only")
+    parser.add_argument("--inference-rounds", type=int, default=3)
     parser.add_argument("--output-dir", default="runs/bench_encoders")
     args = parser.parse_args()
     if args.threads:
@@ -181,11 +188,24 @@ def main() -> None:
     train = load_benchmark("sst2", "train", args.data)
     dev_text = load_benchmark("sst2", "dev", args.data)
     tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
-    data = {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
+    data = {} if args.inference_only else {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
     common = dict(max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
                   learning_rate=args.learning_rate, warmup_steps=0, logging_strategy="no", save_strategy="no",
                   eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
     results, inference, last_model = [], {}, {}
+    if args.inference_only:
+        subset = train.shuffle(seed=0).select(range(args.inference_only))
+        for size in args.sizes:
+            model = load_encoder(size, num_labels=2, tokenizer=tokenizer, seed=0)
+            trainer = fine_tune(model, tokenizer, subset, str(workdir / f"{size}-inference"), epochs=args.epochs,
+                                learning_rate=args.learning_rate, batch_size=args.batch_size,
+                                train_sampling_strategy="random")
+            inference[size] = bench_inference(trainer.model, tokenizer, dev_text, rounds=args.inference_rounds)
+            print(json.dumps(inference[size]), flush=True)
+        write_json({"command_args": vars(args), "threads": torch.get_num_threads(), "inference": inference},
+                   workdir / "results.json")
+        print(markdown([], inference))
+        return
     for size in args.sizes:
         for round_index in range(args.rounds):
             order = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
