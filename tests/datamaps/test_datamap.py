@@ -1,4 +1,6 @@
 """DataMap analysis: loading, regions, exact selection, JSONL import/export, plots, label noise."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,6 +101,9 @@ def test_plot_formats(tmp_path, suffix):
     random_map(n=200).plot(path)
     assert path.stat().st_size > 1000
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_plot_density_and_bad_format(tmp_path):
