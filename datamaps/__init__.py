@@ -5,6 +5,7 @@ from .metrics import METRIC_COLUMNS, DynamicsAccumulator, el2n, gold_statistics,
 from .plot import plot_data_map
 from .recorder import DynamicsRecorder
 from .regions import REGIONS, assign_regions, count_for_fraction, top_positions
+from .storage import atomic_write
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -15,6 +16,7 @@ __all__ = [
     "DynamicsAccumulator",
     "DynamicsRecorder",
     "assign_regions",
+    "atomic_write",
     "count_for_fraction",
     "el2n",
     "gold_statistics",

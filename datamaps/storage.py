@@ -30,8 +30,9 @@ FORMAT_VERSION = 1
 _EPOCH_FILE = re.compile(r"^epoch_(\d+)\.parquet$")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)`` in the target folder, then rename over ``path``: readers never see half a file."""
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(temporary_path)`` in the target folder, then rename over ``path``: readers never see half a
+    file and a crash leaves the previous version. The project's one atomic writer; returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -43,6 +44,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _umask() -> int:

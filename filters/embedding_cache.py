@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from datamaps import atomic_write
 from encoders import embed
 
 CACHE_ENV = "GREENNLP_CACHE_DIR"
@@ -33,17 +33,6 @@ def embedding_key(texts: Sequence[str], model_name: str, max_length: int, normal
         digest.update(len(encoded).to_bytes(8, "little"))
         digest.update(encoded)
     return digest.hexdigest()[:32]
-
-
-def _write_atomically(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def cached_embed(
@@ -83,8 +72,8 @@ def cached_embed(
     vectors = embed(texts, model_name, batch_size=batch_size, max_length=max_length, normalize=normalize,
                     progress=progress)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, lambda file: np.save(file, vectors, allow_pickle=False))
+    atomic_write(path, lambda temporary: np.save(temporary, vectors, allow_pickle=False))  # ends in .npy
     about = {"model": model_name, "num_texts": len(texts), "shape": list(vectors.shape),
              "max_length": max_length, "normalize": normalize}
-    _write_atomically(folder / f"{key}.json", lambda file: file.write(json.dumps(about, indent=1).encode()))
+    atomic_write(folder / f"{key}.json", lambda temporary: Path(temporary).write_text(json.dumps(about, indent=1)))
     return vectors
