@@ -17,6 +17,13 @@ from transformers import AutoModel, PreTrainedModel
 from encoders import default_device, resolve_model_path
 
 
+#: Default checkpoints (hub ids) when none is given: SetFit's sentence encoder for the encoder methods,
+#: PET/LM-BFF's masked LM, and a small causal LM for in-context learning.
+DEFAULT_SENTENCE_ENCODER = "sentence-transformers/paraphrase-mpnet-base-v2"
+DEFAULT_MASKED_LM = "roberta-large"
+DEFAULT_CAUSAL_LM = "gpt2"
+
+
 class NotFittedError(RuntimeError):
     """Raised when ``predict`` or ``predict_proba`` is called before ``fit``."""
 
@@ -54,7 +61,7 @@ class FewShotClassifier:
 
     def __init__(
         self,
-        model_name_or_path: str,
+        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
         text_column: str = "text",
         label_column: str = "label",
         seed: int = 0,

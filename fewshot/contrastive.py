@@ -9,7 +9,7 @@ import torch
 
 from encoders import mean_pool
 
-from .base import count_trainable_parameters
+from .base import DEFAULT_SENTENCE_ENCODER, count_trainable_parameters
 from .embedding_methods import LinearProbe, fit_logistic_head
 from .training import train_steps
 
@@ -78,7 +78,9 @@ class ContrastiveClassifier(LinearProbe):
     """
 
     def __init__(
-        self, model_name_or_path: str, num_iterations: int = 20, max_pairs: int = 2000, num_epochs: int = 1,
+        self,
+        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
+        num_iterations: int = 20, max_pairs: int = 2000, num_epochs: int = 1,
         learning_rate: float = 2e-5, batch_size: int = 16, C: float = 1.0, bf16: bool | None = None,
         text_column: str = "text", label_column: str = "label", seed: int = 0, max_length: int = 256,
     ) -> None:

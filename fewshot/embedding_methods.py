@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 from encoders import embed, load_tokenizer
 
-from .base import FewShotClassifier, count_trainable_parameters, load_sentence_encoder
+from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters, load_sentence_encoder
 from .training import train_steps
 
 
@@ -42,7 +42,9 @@ class LinearProbe(EmbeddingClassifier):
     """
 
     def __init__(
-        self, model_name_or_path: str, C: float = 1.0, text_column: str = "text", label_column: str = "label",
+        self,
+        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
+        C: float = 1.0, text_column: str = "text", label_column: str = "label",
         seed: int = 0, batch_size: int = 16, max_length: int = 256,
     ) -> None:
         super().__init__(model_name_or_path, text_column, label_column, seed, batch_size, max_length)
@@ -88,7 +90,9 @@ class PrototypeClassifier(EmbeddingClassifier):
     """
 
     def __init__(
-        self, model_name_or_path: str, adapter: bool = False, adapter_size: int = 64, temperature: float = 0.05,
+        self,
+        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
+        adapter: bool = False, adapter_size: int = 64, temperature: float = 0.05,
         num_epochs: int = 100, learning_rate: float = 1e-3, text_column: str = "text", label_column: str = "label",
         seed: int = 0, batch_size: int = 16, max_length: int = 256,
     ) -> None:

@@ -10,7 +10,7 @@ from transformers import DataCollatorWithPadding, Trainer
 
 from encoders import efficient_training_args, load_encoder, load_tokenizer
 
-from .base import FewShotClassifier, count_trainable_parameters, length_sorted_batches
+from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters, length_sorted_batches
 
 
 class HeadClassifier(FewShotClassifier):
@@ -38,7 +38,7 @@ class HeadClassifier(FewShotClassifier):
 
     def __init__(
         self,
-        model_name_or_path: str,
+        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
         num_epochs: int = 10,
         learning_rate: float = 2e-5,
         batch_size: int = 8,

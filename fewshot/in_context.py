@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM
 
 from encoders import load_tokenizer, resolve_model_path
 
-from .base import FewShotClassifier
+from .base import DEFAULT_CAUSAL_LM, FewShotClassifier
 from .verbalizers import label_word_ids, normalize_verbalizer, space_before, split_template
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class InContextClassifier(FewShotClassifier):
 
     def __init__(
         self,
-        model_name_or_path: str,
+        model_name_or_path: str = DEFAULT_CAUSAL_LM,
         verbalizer: Mapping[int, str | Sequence[str]] | None = None,
         template: str = "Input: {text}\nLabel: {label}",
         separator: str = "\n\n",

@@ -10,7 +10,7 @@ from transformers import PreTrainedTokenizerBase
 
 from encoders import load_encoder, load_tokenizer
 
-from .base import FewShotClassifier, count_trainable_parameters, seed_everything
+from .base import DEFAULT_MASKED_LM, FewShotClassifier, count_trainable_parameters, seed_everything
 from .training import train_steps
 from .verbalizers import normalize_verbalizer, single_token_id, space_before, split_template
 
@@ -51,7 +51,7 @@ class PatternClassifier(FewShotClassifier):
 
     def __init__(
         self,
-        model_name_or_path: str,
+        model_name_or_path: str = DEFAULT_MASKED_LM,
         verbalizer: Mapping[int, str | Sequence[str]] | None = None,
         templates: str | Sequence[str] = DEFAULT_TEMPLATES,
         num_epochs: int = 10,
