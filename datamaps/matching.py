@@ -41,6 +41,7 @@ class ExampleIndex:
         self.group_of_row = self.group_first_row[inverse]
         self.group_size = np.bincount(self.group_of_row, minlength=self.num_examples)  # by group id (first row)
         self.all_unique = len(self.unique_fingerprints) == self.num_examples
+        self._group_labels: tuple[pd.Series, pd.Series] | None = None
 
     @classmethod
     def from_token_ids(cls, sequences: Iterable, labels=None) -> "ExampleIndex":
@@ -93,8 +94,10 @@ class ExampleIndex:
         """The gold label of each group, for batches whose labels were taken out before the forward pass."""
         if self.labels is None:
             raise ValueError("The training dataset has no label column to take gold labels from.")
-        labels = pd.Series(self.labels).groupby(self.group_of_row).agg(["min", "max"])
-        low, high = labels["min"].loc[groups].to_numpy(), labels["max"].loc[groups].to_numpy()
+        if self._group_labels is None:  # computed once, not per batch
+            labels = pd.Series(self.labels).groupby(self.group_of_row).agg(["min", "max"])
+            self._group_labels = labels["min"], labels["max"]
+        low, high = (column.loc[groups].to_numpy() for column in self._group_labels)
         if (low != high).any():
             raise ValueError("Identical inputs carry different labels; pass `labels` in the batch.")
         return low
@@ -107,15 +110,16 @@ class ExampleIndex:
         DistributedSampler padding).
         """
         groups, gold = np.asarray(groups, dtype=np.int64), np.asarray(gold, dtype=np.int64)
-        rows = np.full(len(groups), -1, dtype=np.int64)
-        kept = np.zeros(len(groups), dtype=bool)
         # Most examples are unique: their group is their row, and only the first observation counts.
         if self.all_unique:
             return groups, first_occurrences(groups, self.num_examples)
-        single = np.flatnonzero(self.group_size[groups] == 1)
+        rows = np.full(len(groups), -1, dtype=np.int64)
+        kept = np.zeros(len(groups), dtype=bool)
+        sizes = self.group_size[groups]
+        single = np.flatnonzero(sizes == 1)
         rows[single] = groups[single]
         kept[single] = first_occurrences(groups[single], self.num_examples)
-        shared = np.flatnonzero(self.group_size[groups] > 1)
+        shared = np.flatnonzero(sizes > 1)
         if len(shared):
             rows[shared], kept[shared] = self._assign_shared(groups[shared], gold[shared])
         return rows, kept

@@ -84,13 +84,12 @@ class DynamicsRecorder:
         self._size = end
 
     def _grow(self, capacity: int, values: dict) -> None:
-        dtypes = dict(_FIELDS)
         if "probs" in values or "probs" in self._columns:
             width = (values["probs"] if "probs" in values else self._columns["probs"]).shape[1]
         grown = {}
         for name in values.keys() | self._columns.keys():
             shape = (capacity, width) if name == "probs" else (capacity,)
-            grown[name] = np.empty(shape, dtype=np.float32 if name == "probs" else dtypes[name])
+            grown[name] = np.empty(shape, dtype=np.float32 if name == "probs" else _FIELDS[name])
             if name in self._columns:
                 grown[name][: self._size] = self._columns[name][: self._size]
         self._columns = grown

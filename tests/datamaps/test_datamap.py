@@ -123,6 +123,11 @@ def test_fingerprints_are_stable_and_index_matches_padding_free_rows():
     assert groups.tolist() == [1, 0, -1]
     rows, kept = index.assign_rows(np.array([0, 0, 0, 1]), np.array([1, 1, 1, 0]))
     assert rows[kept].tolist() == [0, 2, 1] and kept.tolist() == [True, True, False, True]
+    # gold labels of groups, for batches whose labels were popped before the forward pass
+    assert index.group_label(np.array([1, 0, 0])).tolist() == [0, 1, 1]
+    mixed = ExampleIndex.from_token_ids([[5, 6], [5, 6]], labels=[0, 1])
+    with pytest.raises(ValueError, match="different labels"):
+        mixed.group_label(np.array([0]))
 
 
 def test_label_noise_is_found_among_the_least_confident(tiny_tokenizer, tmp_path):
