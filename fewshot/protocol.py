@@ -44,6 +44,7 @@ def run_benchmark(
     dataset_name: str = "",
     count_flops: bool = True,
     flops_sample: int = 32,
+    resume: bool = True,
 ) -> pd.DataFrame:
     """Run every method at every K for every data seed and return one row per run.
 
@@ -57,7 +58,9 @@ def run_benchmark(
 
     With ``output_dir`` the table is written to ``runs.parquet`` after every run (atomically, so an
     interrupted benchmark keeps what it finished), the summary to ``summary.parquet`` and the plot to
-    ``accuracy_vs_k.png``.
+    ``accuracy_vs_k.png``. With ``resume=True`` (the default) the runs already in ``output_dir/runs.parquet``
+    (same ``dataset_name``, method, K and seed) are kept and not rerun, so an interrupted or extended benchmark
+    (more seeds, another K) trains only what is missing; ``resume=False`` starts the table afresh.
 
     Examples
     --------
@@ -76,11 +79,17 @@ def run_benchmark(
     text_column, label_column = first.text_column, first.label_column
     eval_texts = list(eval_dataset[text_column])
     eval_labels = np.asarray(eval_dataset[label_column])
-    rows: list[dict] = []
+    rows = _previous_runs(output_dir) if resume and output_dir is not None else []
+    done = {(row["dataset"], row["method"], int(row["k"]), int(row["seed"])) for row in rows}
     for k in k_values:
         for seed in seed_list:
+            todo = [name for name in methods if (dataset_name, name, k, seed) not in done]
+            if not todo:
+                logger.info("%s k=%d seed=%d: all methods already in runs.parquet, skipped", dataset_name, k, seed)
+                continue
             train = sample_k_shot(dataset, k, seed, label_column=label_column)
-            for name, template in methods.items():
+            for name in todo:
+                template = methods[name]
                 row = _one_run(template, train, seed, eval_texts, eval_labels)
                 if count_flops and seed == seed_list[0]:
                     row.update(_flops(template, train, seed, eval_texts[:flops_sample]))
@@ -91,11 +100,24 @@ def run_benchmark(
                     write_parquet(_table(rows), Path(output_dir) / "runs.parquet")
     table = _table(rows)
     if output_dir is not None:
+        write_parquet(table, Path(output_dir) / "runs.parquet")
         write_parquet(summarize_benchmark(table).reset_index(), Path(output_dir) / "summary.parquet")
         figure = plot_accuracy_vs_k(table)
         save_figure(figure, Path(output_dir) / "accuracy_vs_k.png")
         figure.clf()
     return table
+
+
+def _previous_runs(output_dir: str | os.PathLike) -> list[dict]:
+    path = Path(output_dir) / "runs.parquet"
+    if not path.exists():
+        return []
+    previous = pd.read_parquet(path)
+    missing = sorted(set(RUN_COLUMNS) - set(previous.columns))
+    if missing:
+        raise ValueError(f"{path} lacks the columns {missing}: it was not written by run_benchmark. "
+                         "Use another output_dir or pass resume=False to overwrite it.")
+    return previous[RUN_COLUMNS].to_dict("records")
 
 
 def _one_run(template: FewShotClassifier, train: Dataset, seed: int, texts: list[str], labels: np.ndarray) -> dict:

@@ -1,7 +1,8 @@
 """Few-shot benchmark: K per class x data seeds x methods on SST-2, TREC and CR, with price tags.
 
 Writes runs.parquet, summary.parquet and accuracy_vs_k.png per dataset folder under --output-dir and prints
-the summary as Markdown. Example (the docs/fewshot.md numbers; see there for the exact command used):
+the summary as Markdown. Rerunning with the same --output-dir resumes: runs already in runs.parquet are kept.
+Example (the docs/fewshot.md numbers; see there for the exact command used):
 
     PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 nice -n 10 python scripts/fewshot_benchmark.py \\
         --datasets sst2 --k 8 --seeds 5 --methods head probe contrastive prototype --output-dir runs/fewshot
@@ -37,11 +38,15 @@ PATTERNS = {
 METHODS = ("head", "probe", "contrastive", "prototype", "prototype-adapter", "pattern")
 
 
-def build_methods(names: list[str], encoder: str, pattern_model: str | None, dataset: str, iterations: int) -> dict:
+def build_methods(names: list[str], encoder: str, pattern_model: str | None, dataset: str, iterations: int,
+                  head_options: dict | None = None) -> dict:
     methods = {}
+    head_options = head_options or {}
     for name in names:
         if name == "head":
-            methods[name] = HeadClassifier(encoder)
+            # a non-default recipe gets its own name, so tables from several recipes can be merged
+            label = " ".join(["head"] + [f"{key}={value:g}" for key, value in head_options.items()])
+            methods[label] = HeadClassifier(encoder, **head_options)
         elif name == "probe":
             methods[name] = LinearProbe(encoder)
         elif name == "contrastive":
@@ -80,6 +85,9 @@ def main() -> None:
     parser.add_argument("--encoder", default=DEFAULT_PRETRAINED, help="sentence encoder for the non-prompting methods")
     parser.add_argument("--contrastive-iterations", type=int, default=20,
                         help="positive and negative pairs per training example (SetFit's num_iterations)")
+    parser.add_argument("--head-learning-rate", type=float, default=None,
+                        help="HeadClassifier learning rate (default: the class default, 2e-5)")
+    parser.add_argument("--head-epochs", type=int, default=None, help="HeadClassifier epochs (default 10)")
     parser.add_argument("--pattern-model", default=None, help="masked LM (path or hub id) for --methods pattern")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluate on a seeded subsample of this size")
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out share for one-split sets (CR, MR)")
@@ -99,7 +107,10 @@ def main() -> None:
     for name in args.datasets:
         train, evaluation = load_splits(name, args.eval_limit, args.holdout)
         print(f"{name}: {len(train)} training pool, {len(evaluation)} evaluation examples")
-        methods = build_methods(args.methods, args.encoder, args.pattern_model, name, args.contrastive_iterations)
+        head_options = {key: value for key, value in
+                        (("learning_rate", args.head_learning_rate), ("num_epochs", args.head_epochs)) if value is not None}
+        methods = build_methods(args.methods, args.encoder, args.pattern_model, name, args.contrastive_iterations,
+                                head_options)
         tables.append(run_benchmark(
             methods, train, k_values=args.k, seeds=args.seeds, eval_dataset=evaluation,
             output_dir=Path(args.output_dir) / name, dataset_name=name, count_flops=not args.no_flops,

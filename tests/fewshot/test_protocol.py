@@ -52,3 +52,26 @@ def test_benchmark_errors(tiny_bert_path, tiny_train):
     with pytest.raises(ValueError, match="fewer"):
         run_benchmark({"probe": LinearProbe(tiny_bert_path)}, tiny_train, k_values=(100,), seeds=1,
                       eval_dataset=tiny_train)
+
+
+def test_resume_runs_only_what_is_missing(tiny_bert_path, tiny_train, tiny_test, tmp_path, monkeypatch):
+    import fewshot.protocol as protocol
+
+    methods = {"probe": LinearProbe(tiny_bert_path)}
+    first = run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0], eval_dataset=tiny_test,
+                          output_dir=tmp_path, dataset_name="toy", count_flops=False)
+    calls = []
+    original = protocol._one_run
+    monkeypatch.setattr(protocol, "_one_run", lambda *args: calls.append(args[2]) or original(*args))
+    grown = run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0, 1], eval_dataset=tiny_test,
+                          output_dir=tmp_path, dataset_name="toy", count_flops=False)
+    assert calls == [1]  # seed 0 came from runs.parquet
+    assert grown["seed"].tolist() == [0, 1] and grown.iloc[0]["accuracy"] == first.iloc[0]["accuracy"]
+    assert len(pd.read_parquet(tmp_path / "runs.parquet")) == 2
+    calls.clear()
+    fresh = run_benchmark(methods, tiny_train, k_values=(2,), seeds=[1], eval_dataset=tiny_test,
+                          output_dir=tmp_path, dataset_name="toy", count_flops=False, resume=False)
+    assert calls == [1] and fresh["seed"].tolist() == [1]
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "runs.parquet")
+    with pytest.raises(ValueError, match="resume=False"):
+        run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0], eval_dataset=tiny_test, output_dir=tmp_path)
