@@ -1,4 +1,4 @@
-# greennlp: `make demo` runs the quickstart, `make test` runs the test suite.
+# greennlp: `make demo` runs the quickstart, `make test` runs the test suite, `make lint` runs ruff.
 # Both create .venv and install the package first.
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ DEMO_ARGS ?=
 # Notebooks (or folders) that `make notebooks` executes headless.
 NOTEBOOKS ?= notebooks
 
-.PHONY: demo test notebooks venv clean
+.PHONY: demo test lint notebooks venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ demo: $(VENV)/.models
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q tests
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
 
 notebooks: $(VENV)/.models
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)

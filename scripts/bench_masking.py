@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import torch
 from datasets import Dataset, disable_caching
 from transformers import DataCollatorForLanguageModeling
 
+from budgets import write_json
 from encoders import DEFAULT_PRETRAINED, load_benchmark, load_tokenizer
 from masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask, mlm_collator
 
@@ -115,11 +114,7 @@ def main() -> None:
     results["collation"] = bench_collators(rows, tokenizer, args.batch_size, args.rounds)
     print(json.dumps(results, indent=2))
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=args.output.parent, delete=False, suffix=".tmp") as handle:
-            json.dump(results, handle, indent=2)
-        os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
-        os.replace(handle.name, args.output)
+        write_json(results, args.output)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import pandas as pd  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
+from budgets import save_figure  # noqa: E402
+from datamaps import atomic_write  # noqa: E402
 from encoders import accuracy, fine_tune, load_benchmark, load_encoder  # noqa: E402
 
 # task -> (train split, evaluation split, number of classes)
@@ -89,7 +90,7 @@ def steps_to_match(table: pd.DataFrame, task: str, reference: str = "random") ->
 
 def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(output_dir / "results.csv", table.to_csv(index=False))
+    write_text(output_dir / "results.csv", table.to_csv(index=False))
     grouped = table.groupby(["task", "masking", "step"]).accuracy.agg(["mean", "std", "count"]).reset_index()
     lines = ["| task | masking | step | accuracy mean | std | runs |", "|---|---|---|---|---|---|"]
     for r in grouped.itertuples():
@@ -97,7 +98,7 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
     for task in table.task.unique():
         lines.append(f"\n{task}: steps to reach random masking's final accuracy, as a fraction of random's "
                      f"steps: {steps_to_match(table, task)}")
-    atomic_write(output_dir / "summary.md", "\n".join(lines) + "\n")
+    write_text(output_dir / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     tasks = list(table.task.unique())
     figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
@@ -111,17 +112,11 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
         axis.set(title=task, xlabel="pretraining steps", ylabel="accuracy")
         axis.legend()
     figure.tight_layout()
-    with tempfile.NamedTemporaryFile(dir=output_dir, suffix=".png", delete=False) as handle:
-        figure.savefig(handle.name, dpi=120)
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
-    os.replace(handle.name, output_dir / "accuracy_vs_steps.png")
+    save_figure(figure, output_dir / "accuracy_vs_steps.png")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
-    os.replace(handle.name, path)
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
 
 
 def main() -> None:

@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from encoders import load_encoder, model_size_mb, quantize_int8

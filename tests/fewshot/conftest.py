@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from datasets import Dataset
-from transformers import BertConfig, BertForMaskedLM
+from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
 
 from synthetic import synthetic_sentiment
 
