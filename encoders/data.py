@@ -21,6 +21,7 @@ def tokenize_dataset(
     keep_columns: tuple[str, ...] = (),
     group_by_length: int | None = None,
     seed: int = 0,
+    shuffle_batches: bool = False,
 ) -> Dataset:
     """Tokenize ``dataset`` once for training: no padding, labels in ``labels``, a ``num_tokens`` column.
 
@@ -30,6 +31,7 @@ def tokenize_dataset(
     ``train_sampling_strategy="sequential"``. Why: with ``datasets`` 5, ``Trainer``'s ``group_by_length``
     either re-reads every row to measure lengths or indexes a lazy column row by row (measured 3 s to build
     and 10 s per epoch of sampling on SST-2's 67k rows). The order is the same in every epoch.
+    ``shuffle_batches=True`` shuffles the order of the length-grouped batches (see :func:`length_grouped_order`).
     Other columns are dropped except ``keep_columns`` (e.g. an id column).
 
     Examples
@@ -57,13 +59,24 @@ def tokenize_dataset(
     encoded = dataset.map(encode, batched=True, remove_columns=drop, desc="tokenizing")
     if group_by_length is None:
         return encoded
-    order = length_grouped_order(np.asarray(encoded["num_tokens"]), group_by_length, seed)
+    order = length_grouped_order(np.asarray(encoded["num_tokens"]), group_by_length, seed,
+                                 shuffle_batches=shuffle_batches)
     return encoded.select(order).flatten_indices()
 
 
-def length_grouped_order(lengths: np.ndarray, batch_size: int, seed: int = 0, megabatch_batches: int = 50) -> np.ndarray:
+def length_grouped_order(
+    lengths: np.ndarray, batch_size: int, seed: int = 0, megabatch_batches: int = 50, shuffle_batches: bool = False,
+) -> np.ndarray:
     """Indices in random order, sorted by length (longest first) within mega-batches of ``megabatch_batches``
-    batches; the mega-batch holding the longest example goes first, so out-of-memory shows up at step one."""
+    batches; the mega-batch holding the longest example goes first, so out-of-memory shows up at step one.
+
+    That is transformers' ``LengthGroupedSampler`` recipe: inside a mega-batch, consecutive steps see
+    steadily shorter inputs. ``shuffle_batches=True`` then shuffles the order of the batches themselves
+    (a bucket iterator, as in fairseq/AllenNLP): each batch keeps its similar lengths, so the padding saved is
+    the same, but the length trend between consecutive steps is gone. The batch holding the longest example
+    stays first and a final partial batch stays last (a sequential sampler cuts batches every
+    ``batch_size`` rows, so a partial batch in the middle would shift every batch after it).
+    """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths))
     size = batch_size * megabatch_batches
@@ -71,7 +84,13 @@ def length_grouped_order(lengths: np.ndarray, batch_size: int, seed: int = 0, me
     chunks = [chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in chunks]
     first = int(np.argmax([lengths[chunk[0]] for chunk in chunks]))
     chunks.insert(0, chunks.pop(first))
-    return np.concatenate(chunks) if chunks else order
+    order = np.concatenate(chunks) if chunks else order
+    if not shuffle_batches or len(order) <= batch_size:
+        return order
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    partial = [batches.pop()] if len(batches[-1]) < batch_size else []
+    middle = [batches[i] for i in 1 + rng.permutation(len(batches) - 1)]
+    return np.concatenate([batches[0], *middle, *partial])
 
 
 @dataclass

@@ -73,7 +73,7 @@ def build_data(setup: str, train, dev, tokenizer):
 def training_args(setup: str, output_dir: str, common: dict) -> TrainingArguments:
     if setup in ("run_glue", "careful"):
         return TrainingArguments(output_dir=output_dir, use_cpu=not torch.cuda.is_available(), **common)
-    return efficient_training_args(output_dir, **common)
+    return efficient_training_args(output_dir, **common)  # common may carry bf16=False (--bf16 no)
 
 
 def accuracy(eval_prediction) -> dict[str, float]:
@@ -91,15 +91,15 @@ def train_once(setup, size, tokenizer, data, dev, collator, args_common, seed, c
     budget = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False, run_name=f"{size}-{setup}")
     trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=dev, data_collator=collator,
                       compute_metrics=accuracy, callbacks=[budget])
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     trainer.train()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     metrics = trainer.evaluate()
     tag = budget.price_tag_
     return {
-        "size": size, "setup": setup, "seed": seed, "train_wall_s": wall, "loop_wall_s": tag.wall_time_s,
+        "size": size, "setup": setup, "seed": seed, "train_wall_s": wall, "train_cpu_s": cpu, "loop_wall_s": tag.wall_time_s,
         "examples": tag.examples_seen, "tokens": tag.tokens_seen, "padded_tokens": tag.padded_tokens_seen,
-        "examples_per_s": tag.examples_seen / wall, "tokens_per_s": tag.tokens_seen / wall,
+        "examples_per_s": tag.examples_seen / wall, "examples_per_cpu_s": tag.examples_seen / cpu, "tokens_per_s": tag.tokens_seen / wall,
         "train_flops": tag.train_flops, "dev_accuracy": metrics["eval_accuracy"],
     }, trainer.model
 
@@ -172,6 +172,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of all setups, order alternating")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--bf16", choices=["auto", "no"], default="auto",
+                        help="flags/greennlp: bf16 autocast where the CPU has native bf16 (auto) or fp32 (no)")
+    parser.add_argument("--shuffle-batches", action="store_true",
+                        help="greennlp: shuffle the order of the length-grouped batches (no length trend across steps)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the greennlp setup")
     parser.add_argument("--data", default=None, help="folder with sst2/ (default $GREENNLP_DATA_DIR or the hub)")
     parser.add_argument("--inference-only", type=int, metavar="N", default=0,
@@ -189,7 +193,7 @@ def main() -> None:
     dev_text = load_benchmark("sst2", "dev", args.data)
     tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
     data = {} if args.inference_only else {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
-    common = dict(max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
+    common = dict(**({"bf16": False} if args.bf16 == "no" else {}), max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
                   learning_rate=args.learning_rate, warmup_steps=0, logging_strategy="no", save_strategy="no",
                   eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
     results, inference, last_model = [], {}, {}
@@ -208,12 +212,13 @@ def main() -> None:
         return
     for size in args.sizes:
         for round_index in range(args.rounds):
-            order = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
-            for setup in order:
+            setups = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
+            for setup in setups:
                 train_data, dev, collator = data[setup]
                 if setup == "greennlp":
-                    order = length_grouped_order(np.asarray(train_data["num_tokens"]), args.batch_size, seed=round_index)
-                    train_data = train_data.select(order).flatten_indices()
+                    grouped = length_grouped_order(np.asarray(train_data["num_tokens"]), args.batch_size, seed=round_index,
+                                                   shuffle_batches=args.shuffle_batches)
+                    train_data = train_data.select(grouped).flatten_indices()
                 row, model = train_once(setup, size, tokenizer, train_data, dev, collator, common, seed=round_index,
                                         compile_model=args.compile, workdir=workdir)
                 row["round"] = round_index

@@ -17,15 +17,16 @@ import hashlib
 import json
 import math
 import os
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from datasets import Dataset, load_from_disk
-from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
+from transformers import AutoTokenizer, DataCollatorForLanguageModeling
 
+from budgets import write_json
 from encoders import MINIATURE_SIZES, bf16_supported, default_device, load_benchmark, load_encoder, train_wordpiece_tokenizer
 from masking import MASKING_STRATEGIES, BUDGETS, ContentWordTagger, add_content_word_mask, mlm_collator
 
@@ -80,9 +81,7 @@ def tagged_corpus(args, texts, tokenizer, packed: bool) -> Dataset:
     if packed:
         dataset = dataset.map(pack, batched=True, fn_kwargs={"seq_len": args.seq_len},
                               remove_columns=dataset.column_names, desc="Packing")
-    tmp = path.with_name(path.name + ".tmp")
-    dataset.save_to_disk(str(tmp))
-    os.replace(tmp, path)
+    publish_folder(path, lambda folder: dataset.save_to_disk(str(folder)))
     return load_from_disk(str(path))
 
 
@@ -185,12 +184,12 @@ def train(args) -> None:
             log.flush()
             print(json.dumps(record), flush=True)
         if step in checkpoints:
-            model.save_pretrained(out / f"step-{step}")
+            publish_folder(out / f"step-{step}", model.save_pretrained)
     log.close()
     summary = {**{k: (v if not isinstance(v, Path) else str(v)) for k, v in vars(args).items()}, "total_steps": steps,
                "tokens": seen_tokens, "masked_tokens": masked_tokens, "seconds": round(time.perf_counter() - start, 1),
                "bf16": use_bf16, "device": str(device), "checkpoints": [f"step-{s}" for s in checkpoints]}
-    write_json(out / "summary.json", summary)
+    write_json(summary, out / "summary.json")
 
 
 def benchmark_loops(args) -> None:
@@ -239,15 +238,17 @@ def benchmark_loops(args) -> None:
               "speedup_vs_plain": {n: round((t / s) / (base[0] / base[1]), 2) for n, (t, s) in totals.items()}}
     print(json.dumps(result, indent=2))
     if args.output_dir:
-        write_json(Path(args.output_dir) / "loop_benchmark.json", result)
+        write_json(result, Path(args.output_dir) / "loop_benchmark.json")
 
 
-def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        json.dump(data, handle, indent=2)
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
-    os.replace(handle.name, path)
+def publish_folder(path: Path, write) -> None:
+    """``write(folder)`` into a scratch folder beside ``path``, then rename it into place: a crash never leaves
+    a half-written checkpoint or cache under the final name (files go through ``atomic_write`` likewise)."""
+    scratch = path.with_name(path.name + ".partial")
+    shutil.rmtree(scratch, ignore_errors=True)  # left by an interrupted run
+    write(scratch)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(scratch, path)
 
 
 def main() -> None:

@@ -60,3 +60,22 @@ def test_padding_collator_matches_hf_collator(texts, tiny_tokenizer):
     assert torch.equal(rounded["attention_mask"].sum(1), ours["attention_mask"].sum(1))
     with pytest.raises(ValueError, match="empty batch"):
         PaddingCollator()([])
+
+
+def test_shuffled_batches_keep_grouping_and_lose_the_length_trend():
+    lengths = np.random.default_rng(0).integers(3, 60, size=1003)  # 125 full batches of 8 and one of 3
+    grouped = length_grouped_order(lengths, 8, seed=1, megabatch_batches=10)
+    shuffled = length_grouped_order(lengths, 8, seed=1, megabatch_batches=10, shuffle_batches=True)
+    assert sorted(shuffled.tolist()) == list(range(1003))
+    assert np.array_equal(shuffled, length_grouped_order(lengths, 8, seed=1, megabatch_batches=10, shuffle_batches=True))
+
+    def batches(index):
+        return [index[i : i + 8] for i in range(0, len(index), 8)]
+
+    # the same batches (as sets of rows), the longest first and the partial one last
+    assert sorted(map(tuple, map(sorted, batches(grouped)))) == sorted(map(tuple, map(sorted, batches(shuffled))))
+    assert lengths[shuffled[0]] == lengths.max() and len(batches(shuffled)[-1]) == 3
+    # within a mega-batch the grouped order only gets shorter; the shuffled one goes up and down
+    steps = np.diff([lengths[b].max() for b in batches(shuffled)[:-1]])
+    assert (steps > 0).sum() > 0.3 * len(steps)
+    assert (np.diff([lengths[b].max() for b in batches(grouped)[1:10]]) <= 0).all()
