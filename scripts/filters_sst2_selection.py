@@ -1,22 +1,29 @@
 """Which fraction of SST-2 to train on: prototype pruning (hard / easy), EL2N, AUM and the data map's ambiguous
-region against random subsets, at several fractions, with the same model, epochs and seeds.
+region against random subsets, at several fractions, with the same model, epochs and seeds for every method.
 
-1. Train once on the whole (subsampled) training set with ``DataMapCallback(store_probabilities=True)``:
-   this run is the 100% baseline and gives confidence, variability, AUM and EL2N per example.
-2. Embed the training set with all-MiniLM-L6-v2 (``PrototypePruner``) and score each sentence by its cosine
-   distance to the nearest of k centroids (per class).
-3. For every method and fraction, select class-stratified (``select_stratified``), train the same model from
-   scratch on the selected rows and report accuracy on SST-2 dev and two out-of-domain sets (IMDB test, CR),
-   each subsampled with a fixed seed.
+For each seed ``s``:
 
-    PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 \\
-        nice -n 10 python scripts/filters_sst2_selection.py --train 5000 --seeds 0 1 --epochs 4 \\
-        --learning-rate 1e-3 --clusters 10 --threads 1 --output runs/sst2_selection
+1. ``--stage maps``: train a tiny BERT from scratch on the whole (subsampled) training set with seed ``s`` and
+   ``DataMapCallback(store_probabilities=True)``: the 100% baseline, and confidence, variability, AUM and EL2N
+   per example in ``OUTPUT/maps/seed<s>``.
+2. ``--stage curve``: score each sentence by its cosine distance to the nearest of k centroids per class of its
+   all-MiniLM-L6-v2 embedding (k-means seed ``s``); select every method's class-stratified subset with seed
+   ``s`` from seed ``s``'s scores, and train the same model from scratch with seed ``s`` on it, through
+   ``budgets.BudgetCurve`` (price tag per run, resumable table in ``OUTPUT/curve/seed<s>``). Accuracy on SST-2
+   dev and two out-of-domain sets (IMDB test, CR), each subsampled with a fixed seed.
+3. ``--stage summary`` (also after the other stages): mean (std) over the seeds found, in ``OUTPUT/summary.md``.
+
+One process per seed keeps each command short, and can run beside another (each seed has its own folders):
+
+    PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 \\
+        nice -n 10 python scripts/filters_sst2_selection.py --train 5000 --seeds 0 --epochs 4 \\
+        --learning-rate 1e-3 --clusters 10 --threads 1 --output runs/sst2_seeds
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -25,27 +32,13 @@ import numpy as np
 import pandas as pd
 import torch
 from transformers import DataCollatorWithPadding, Trainer
+from transformers.utils import logging as hf_logging
 
-from datamaps import DataMap, DataMapCallback
-from encoders import (
-    DEFAULT_PRETRAINED,
-    efficient_training_args,
-    load_benchmark,
-    load_encoder,
-    train_wordpiece_tokenizer,
-)
-from filters import PrototypePruner, select_stratified
-
-# method -> (score, which end to keep). Every method selects class-stratified (same count per class as random),
-# because one-ended score selection can pick one class almost only (EL2N did early in a pilot run).
-METHODS = {
-    "random": (None, "random"),
-    "ambiguous": ("variability", "highest"),  # the data map's ambiguous region (Swayamdipta et al. 2020)
-    "el2n (highest)": ("el2n", "highest"),  # Paul et al. 2021 keep the highest EL2N
-    "aum (lowest)": ("aum", "lowest"),  # lowest margin = hardest / most likely mislabeled (Pleiss et al. 2020)
-    "prototype hard": ("prototype", "highest"),  # Sorscher et al. 2022: far from the prototype
-    "prototype easy": ("prototype", "lowest"),
-}
+from budgets import BudgetCurve, write_json
+from datamaps import DataMapCallback
+from encoders import DEFAULT_PRETRAINED, efficient_training_args, load_encoder, train_wordpiece_tokenizer
+from filters import cached_embed
+from filters_sst2_common import EVAL_NAMES, METHODS, load_map, load_texts, map_dir, score_sources, selector, summary_markdown
 
 
 def tokenize(dataset, tokenizer, max_length):
@@ -53,92 +46,97 @@ def tokenize(dataset, tokenizer, max_length):
                        remove_columns=["text"])
 
 
-def train_and_evaluate(train, evals, tokenizer, args, seed, callbacks=()):
+def training_overrides(args) -> dict:
+    """The Trainer settings shared by the map runs and the curve runs."""
+    return dict(num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
+                per_device_eval_batch_size=128, learning_rate=args.learning_rate, bf16=args.bf16)
+
+
+def record_map(train, evals, tokenizer, args, seed: int, output: Path) -> dict:
+    """Full-data run with ``seed`` that records the data map; returns its accuracies (also saved as JSON)."""
     model = load_encoder(args.size, num_labels=2, tokenizer=tokenizer, seed=seed)
     with tempfile.TemporaryDirectory() as scratch:
-        training_args = efficient_training_args(
-            scratch, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-            per_device_eval_batch_size=128, learning_rate=args.learning_rate, seed=seed, data_seed=seed,
-            logging_strategy="no", disable_tqdm=True, bf16=args.bf16,
-        )
-        trainer = Trainer(model=model, args=training_args, train_dataset=train, processing_class=tokenizer,
-                          data_collator=DataCollatorWithPadding(tokenizer), callbacks=list(callbacks))
+        trainer = Trainer(model=model, args=efficient_training_args(scratch, seed=seed, logging_strategy="no",
+                                                                    disable_tqdm=True, **training_overrides(args)),
+                          train_dataset=train, processing_class=tokenizer,
+                          data_collator=DataCollatorWithPadding(tokenizer),
+                          callbacks=[DataMapCallback(map_dir(output, seed), store_probabilities=True, overwrite=True)])
         start = time.perf_counter()
         trainer.train()
-        seconds = time.perf_counter() - start
-        scores = {}
+        row = {"method": "full", "fraction": 1.0, "seed": seed, "train_seconds": time.perf_counter() - start}
         for name, dataset in evals.items():
             prediction = trainer.predict(dataset)
-            scores[name] = float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())
-    return scores, seconds
+            row[name] = float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())
+    write_json(row, map_dir(output, seed) / "full_run.json")
+    return row
 
 
-def main() -> None:
+def run_curve(train, raw_train, evals, tokenizer, args, seed: int, output: Path) -> pd.DataFrame:
+    """Every method x fraction with ``seed`` (its own map, k-means, selection and training seed)."""
+    vectors = cached_embed(list(raw_train["text"]), DEFAULT_PRETRAINED, output / "embeddings")
+    sources = {seed: score_sources(load_map(output, seed, len(train)), vectors, raw_train["label"], args.clusters, seed)}
+    curve = BudgetCurve(lambda: load_encoder(args.size, num_labels=2, tokenizer=tokenizer), train, evals,
+                        output / "curve" / f"seed{seed}", strategies={m: selector(m, sources) for m in METHODS},
+                        fractions=args.fractions, seeds=[seed], tokenizer=tokenizer,
+                        training_args=training_overrides(args))
+    return curve.run()
+
+
+def collect(output: Path) -> pd.DataFrame:
+    """Every finished run under ``output``: the full-data map runs and the curve runs, in one table."""
+    rows = [json.loads(path.read_text()) for path in sorted((output / "maps").glob("seed*/full_run.json"))]
+    frames = [pd.DataFrame(rows)] if rows else []
+    for path in sorted((output / "curve").glob("seed*/budget_curve.parquet")):
+        runs = pd.read_parquet(path).rename(columns={"strategy": "method", "train_time_s": "train_seconds",
+                                                     **{f"accuracy_{name}": name for name in EVAL_NAMES}})
+        frames.append(runs)
+    if not frames:
+        raise SystemExit(f"No finished runs under {output}; run --stage maps and --stage curve first.")
+    return pd.concat(frames, ignore_index=True)
+
+
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--train", type=int, default=6000, help="SST-2 training sentences (seeded subset)")
+    parser.add_argument("--train", type=int, default=5000, help="SST-2 training sentences (seeded subset)")
     parser.add_argument("--ood", type=int, default=1000, help="IMDB / CR examples (seeded subsets)")
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.33, 0.5])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--stage", choices=["maps", "curve", "summary", "all"], default="all")
     parser.add_argument("--size", default="tiny", help="encoders.MINIATURE_SIZES key, trained from scratch")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--clusters", type=int, default=10, help="k-means clusters per class")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (fp32 was faster for tiny here)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--output", default="runs/sst2_selection")
-    args = parser.parse_args()
+    parser.add_argument("--output", default="runs/sst2_seeds")
+    args = parser.parse_args(argv)
+    hf_logging.set_verbosity_error()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
 
-    raw_train = load_benchmark("sst2", "train", limit=args.train, seed=0)
-    tokenizer = train_wordpiece_tokenizer(list(raw_train["text"]), vocab_size=8000)
-    train = tokenize(raw_train, tokenizer, args.max_length)
-    evals = {
-        "sst2_dev": tokenize(load_benchmark("sst2", "dev"), tokenizer, args.max_length),
-        "imdb": tokenize(load_benchmark("imdb", "test", limit=args.ood, seed=0), tokenizer, args.max_length),
-        "cr": tokenize(load_benchmark("cr", "all", limit=args.ood, seed=0), tokenizer, args.max_length),
-    }
-    rows = []
-
-    # 1. full data (seed 0 records the data map)
-    for seed in args.seeds:
-        callbacks = [DataMapCallback(output / "map", store_probabilities=True)] if seed == args.seeds[0] else []
-        scores, seconds = train_and_evaluate(train, evals, tokenizer, args, seed, callbacks)
-        rows.append({"method": "full", "fraction": 1.0, "seed": seed, "train_seconds": seconds, **scores})
-        print(rows[-1], flush=True)
-    data_map = DataMap.load(output / "map")
-
-    # 2. prototype scores from a pretrained sentence encoder (cached embeddings)
-    start = time.perf_counter()
-    pruner = PrototypePruner(DEFAULT_PRETRAINED, n_clusters=args.clusters, per_class=True,
-                             cache_dir=output / "embeddings").fit(raw_train)
-    prototype_seconds = time.perf_counter() - start
-    sources = {name: data_map.scores(name) for name in ("variability", "el2n", "aum")}
-    sources["prototype"] = pruner.scores_
-
-    # 3. every method x fraction x seed; the selection seed is the training seed
-    for fraction in args.fractions:
+    if args.stage != "summary":
+        raw_train, raw_evals = load_texts(args.train, args.ood)
+        tokenizer = train_wordpiece_tokenizer(list(raw_train["text"]), vocab_size=8000)
+        train = tokenize(raw_train, tokenizer, args.max_length)
+        evals = {name: tokenize(dataset, tokenizer, args.max_length) for name, dataset in raw_evals.items()}
         for seed in args.seeds:
-            for method, (source, keep) in METHODS.items():
-                ranking = None if source is None else sources[source]
-                subset = select_stratified(train, ranking, fraction, keep=keep, seed=seed)
-                scores, seconds = train_and_evaluate(subset, evals, tokenizer, args, seed)
-                rows.append({"method": method, "fraction": fraction, "seed": seed, "train_seconds": seconds,
-                             "examples": len(subset), "positive_share": float(np.mean(subset["label"])), **scores})
-                print(rows[-1], flush=True)
+            if args.stage in ("maps", "all") and not (map_dir(output, seed) / "full_run.json").is_file():
+                print(record_map(train, evals, tokenizer, args, seed, output), flush=True)
+            if args.stage in ("curve", "all"):
+                run_curve(train, raw_train, evals, tokenizer, args, seed, output)
+        write_json({"args": vars(args), "train_positive_share": float(np.mean(raw_train["label"]))},
+                   output / f"about_seeds{'-'.join(map(str, args.seeds))}.json")
 
-    table = pd.DataFrame(rows)
+    table = collect(output)
     table.to_csv(output / "runs.csv", index=False)
-    summary = table.groupby(["fraction", "method"], sort=False)[list(evals)].agg(["mean", "std"]).round(3)
-    print(summary.to_string())
-    about = {"args": vars(args), "prototype_seconds": round(prototype_seconds, 1),
-             "train_positive_share": float(np.mean(raw_train["label"]))}
-    (output / "about.json").write_text(json.dumps(about, indent=1))
-    print(json.dumps(about))
+    summary = summary_markdown(table, list(EVAL_NAMES))
+    (output / "summary.md").write_text(summary + "\n")
+    print(summary)
 
 
 if __name__ == "__main__":
