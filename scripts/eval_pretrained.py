@@ -62,13 +62,21 @@ def evaluate_runs(args) -> pd.DataFrame:
             for task in args.tasks:
                 for seed in args.seeds:
                     accuracy = finetune(source, tokenizer, task, seed, args)
-                    row = {"run": run.name, "masking": summary["masking"] if step else "none",
+                    row = {"run": run.name, "masking": strategy_label(summary) if step else "none",
                            "pretrain_seed": summary["seed"], "step": step,
                            "pretrain_tokens": round(summary["tokens"] * step / summary["total_steps"]),
                            "task": task, "finetune_seed": seed, "accuracy": accuracy}
                     print(json.dumps(row), flush=True)
                     rows.append(row)
     return pd.DataFrame(rows)
+
+
+def strategy_label(summary: dict) -> str:
+    """The masking strategy as reported: content masking by POS tags (a trained spaCy pipeline) is
+    ``content-pos``; by the lexical rule (``--spacy-model blank``) it stays ``content``."""
+    if summary["masking"] == "content" and summary.get("spacy_model", "blank") != "blank":
+        return "content-pos"
+    return summary["masking"]
 
 
 def steps_to_match(table: pd.DataFrame, task: str, reference: str = "random") -> dict[str, float | None]:
