@@ -1,5 +1,6 @@
 """Choosing less data: by data-map region, by any per-example score, or at random (the baseline); score
-selection beyond one end (both ends, stratified), embedding-prototype pruning, and Gopher/C4 corpus cleaning."""
+selection beyond one end (both ends, stratified), embedding-prototype pruning, and Gopher/C4 corpus cleaning
+(with an optional offline language-id rule)."""
 from .cleaning import annotate_quality, clean_corpus, default_rules, drop_reasons, drop_summary
 from .embedding_cache import cached_embed
 from .heuristics import (
@@ -14,6 +15,7 @@ from .heuristics import (
     SymbolRatio,
     WordCount,
 )
+from .language import LanguageID, identify_language
 from .prototypes import PrototypePruner
 from .regions import select_by_region
 from .repetition import RepeatedLines, RepeatedNGrams
@@ -36,6 +38,7 @@ __all__ = [
     "BulletLines",
     "EllipsisLines",
     "FoulWords",
+    "LanguageID",
     "LeftoverMarkup",
     "MeanWordLength",
     "QualityRule",
@@ -49,4 +52,5 @@ __all__ = [
     "default_rules",
     "drop_reasons",
     "drop_summary",
+    "identify_language",
 ]

@@ -134,6 +134,12 @@ def main(argv=None) -> None:
 
     table = collect(output)
     table.to_csv(output / "runs.csv", index=False)
+    expected = 1 + len(METHODS) * len(args.fractions)  # the full run and every method x fraction
+    runs_per_seed = table.groupby("seed").size()
+    partial = sorted(int(s) for s, n in runs_per_seed.items() if n < expected)
+    if partial:  # every method must average over the same seeds
+        print(f"Seeds {partial} are not finished for every method and fraction; left out of the summary.")
+        table = table[~table["seed"].isin(partial)]
     summary = summary_markdown(table, list(EVAL_NAMES))
     (output / "summary.md").write_text(summary + "\n")
     print(summary)
