@@ -141,6 +141,13 @@ def main(argv=None) -> None:
         print(f"Seeds {partial} are not finished for every method and fraction; left out of the summary.")
         table = table[~table["seed"].isin(partial)]
     summary = summary_markdown(table, list(EVAL_NAMES))
+    curve_runs = table[table["method"] != "full"]
+    if len(curve_runs):  # the price tags: what each selection cost to train on (means over the seeds)
+        cost = curve_runs.groupby(["fraction", "method"], sort=False)[["tokens_seen", "train_flops"]].mean()
+        lines = [f"| {f:g} | {m} | {row.tokens_seen:,.0f} | {row.train_flops / 1e9:,.0f} |"
+                 for (f, m), row in cost.iterrows()]
+        summary += ("\n\nPrice tags, means over the seeds:\n\n| fraction | method | tokens seen | train GFLOPs |\n"
+                    "|---|---|---|---|\n" + "\n".join(lines))
     (output / "summary.md").write_text(summary + "\n")
     print(summary)
 
