@@ -153,6 +153,15 @@ def markdown(results: list[dict], inference: dict[str, list[dict]], baselines=("
             tokens = statistics.median(r["tokens_per_s"] for r in runs)
             lines.append(f"| {size} | {setup} | {speed:.0f} | {tokens:.0f} | {ratios[0]} | {ratios[1]} | {accs} | "
                          f"{runs[0]['train_flops']:.3g} |")
+    lines += ["", "Side by side in each round (examples/s ratio; same seed for every setup of a round):", "",
+              "| size | round | " + " | ".join(f"{s} / {b}" for s in SETUPS for b in baselines if s != b) + " |",
+              "|---|---|" + "---|" * sum(s != b for s in SETUPS for b in baselines)]
+    for size in dict.fromkeys(r["size"] for r in results):
+        for round_index in sorted({r["round"] for r in results if r["size"] == size}):
+            speed = {r["setup"]: r["examples_per_s"] for r in results if r["size"] == size and r["round"] == round_index}
+            cells = [f"{speed[s] / speed[b]:.2f}" if s in speed and b in speed else ""
+                     for s in SETUPS for b in baselines if s != b]
+            lines.append(f"| {size} | {round_index} | " + " | ".join(cells) + " |")
     for size, rows in inference.items():
         lines += ["", f"Inference, {size} (dev set, batches of 64, length-sorted):", "",
                   "| precision | examples/s (median) | seconds per round | dev accuracy | state dict MB |",
@@ -170,6 +179,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--rounds", type=int, default=2, help="rounds of all setups, order alternating")
+    parser.add_argument("--once", nargs="+", default=[], choices=SETUPS, metavar="SETUP",
+                        help="setups trained in the first round only (e.g. run_glue: its batches are careful's, "
+                        "padded to 128, so a second seed of it costs the most and says the least)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--bf16", choices=["auto", "no"], default="auto",
@@ -213,6 +225,8 @@ def main() -> None:
     for size in args.sizes:
         for round_index in range(args.rounds):
             setups = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
+            if round_index > 0:
+                setups = [setup for setup in setups if setup not in args.once]
             for setup in setups:
                 train_data, dev, collator = data[setup]
                 if setup == "greennlp":
