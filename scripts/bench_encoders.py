@@ -178,6 +178,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=float, default=0,
+                        help="linear warm-up: steps, or a fraction of the steps when < 1 (TrainingArguments.warmup_steps)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of all setups, order alternating")
     parser.add_argument("--once", nargs="+", default=[], choices=SETUPS, metavar="SETUP",
                         help="setups trained in the first round only (e.g. run_glue: its batches are careful's, "
@@ -206,7 +208,7 @@ def main() -> None:
     tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
     data = {} if args.inference_only else {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
     common = dict(**({"bf16": False} if args.bf16 == "no" else {}), max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
-                  learning_rate=args.learning_rate, warmup_steps=0, logging_strategy="no", save_strategy="no",
+                  learning_rate=args.learning_rate, warmup_steps=int(args.warmup) if args.warmup >= 1 else args.warmup, logging_strategy="no", save_strategy="no",
                   eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
     results, inference, last_model = [], {}, {}
     if args.inference_only:
