@@ -153,14 +153,13 @@ def markdown(results: list[dict], inference: dict[str, list[dict]], baselines=("
             tokens = statistics.median(r["tokens_per_s"] for r in runs)
             lines.append(f"| {size} | {setup} | {speed:.0f} | {tokens:.0f} | {ratios[0]} | {ratios[1]} | {accs} | "
                          f"{runs[0]['train_flops']:.3g} |")
+    pairs = [(s, b) for s in SETUPS for b in baselines if s != b]
     lines += ["", "Side by side in each round (examples/s ratio; same seed for every setup of a round):", "",
-              "| size | round | " + " | ".join(f"{s} / {b}" for s in SETUPS for b in baselines if s != b) + " |",
-              "|---|---|" + "---|" * sum(s != b for s in SETUPS for b in baselines)]
+              "| size | round | " + " | ".join(f"{s} / {b}" for s, b in pairs) + " |", "|---|---|" + "---|" * len(pairs)]
     for size in dict.fromkeys(r["size"] for r in results):
         for round_index in sorted({r["round"] for r in results if r["size"] == size}):
             speed = {r["setup"]: r["examples_per_s"] for r in results if r["size"] == size and r["round"] == round_index}
-            cells = [f"{speed[s] / speed[b]:.2f}" if s in speed and b in speed else ""
-                     for s in SETUPS for b in baselines if s != b]
+            cells = [f"{speed[s] / speed[b]:.2f}" if s in speed and b in speed else "" for s, b in pairs]
             lines.append(f"| {size} | {round_index} | " + " | ".join(cells) + " |")
     for size, rows in inference.items():
         lines += ["", f"Inference, {size} (dev set, batches of 64, length-sorted):", "",
