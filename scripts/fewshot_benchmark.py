@@ -35,18 +35,36 @@ PATTERNS = {
     "mr": ("{text} It was {mask}.", {0: "terrible", 1: "great"}),
     "trec": ("{mask} : {text}", {0: "expression", 1: "description", 2: "entity", 3: "human", 4: "location", 5: "number"}),
 }
-METHODS = ("head", "probe", "contrastive", "prototype", "prototype-adapter", "pattern")
+METHODS = ("head", "probe", "contrastive", "prototype", "prototype-adapter", "pattern", "pattern-zeroshot")
+
+
+def recipe_name(method: str, options: dict) -> str:
+    """A non-default recipe gets its own name, so tables from several recipes can be merged."""
+    return " ".join([method] + [f"{key}={value:g}" for key, value in options.items()])
+
+
+def parse_pattern_words(specs: list[str]) -> dict[str, dict[int, str]]:
+    """``["trec:2=thing"]`` -> ``{"trec": {2: "thing"}}`` (label words that replace LM-BFF's for one dataset)."""
+    overrides: dict[str, dict[int, str]] = {}
+    for spec in specs:
+        dataset, _, assignment = spec.partition(":")
+        label, _, word = assignment.partition("=")
+        if dataset not in PATTERNS or not label.strip().lstrip("-").isdigit() or not word.strip():
+            raise SystemExit(f"--pattern-word {spec!r}: expected DATASET:LABEL=WORD with DATASET one of "
+                             f"{sorted(PATTERNS)}, e.g. trec:2=thing")
+        overrides.setdefault(dataset, {})[int(label)] = word.strip()
+    return overrides
 
 
 def build_methods(names: list[str], encoder: str, pattern_model: str | None, dataset: str, iterations: int,
-                  head_options: dict | None = None) -> dict:
+                  head_options: dict | None = None, pattern_options: dict | None = None,
+                  pattern_words: dict[int, str] | None = None) -> dict:
     methods = {}
     head_options = head_options or {}
+    pattern_options = pattern_options or {}
     for name in names:
         if name == "head":
-            # a non-default recipe gets its own name, so tables from several recipes can be merged
-            label = " ".join(["head"] + [f"{key}={value:g}" for key, value in head_options.items()])
-            methods[label] = HeadClassifier(encoder, **head_options)
+            methods[recipe_name("head", head_options)] = HeadClassifier(encoder, **head_options)
         elif name == "probe":
             methods[name] = LinearProbe(encoder)
         elif name == "contrastive":
@@ -55,11 +73,16 @@ def build_methods(names: list[str], encoder: str, pattern_model: str | None, dat
             methods[name] = PrototypeClassifier(encoder)
         elif name == "prototype-adapter":
             methods[name] = PrototypeClassifier(encoder, adapter=True)
-        elif name == "pattern":
+        elif name in ("pattern", "pattern-zeroshot"):
             if pattern_model is None:
-                raise SystemExit("--methods pattern needs --pattern-model PATH (a masked LM with its MLM head).")
+                raise SystemExit(f"--methods {name} needs --pattern-model PATH (a masked LM with its MLM head).")
             template, verbalizer = PATTERNS[dataset]
-            methods[name] = PatternClassifier(pattern_model, verbalizer=verbalizer, templates=template)
+            verbalizer = {**verbalizer, **(pattern_words or {})}
+            if name == "pattern-zeroshot":  # no training: the K-shot sample only names the classes
+                methods[name] = PatternClassifier(pattern_model, verbalizer=verbalizer, templates=template, num_epochs=0)
+            else:
+                methods[recipe_name(name, pattern_options)] = PatternClassifier(
+                    pattern_model, verbalizer=verbalizer, templates=template, **pattern_options)
     return methods
 
 
@@ -89,6 +112,12 @@ def main() -> None:
                         help="HeadClassifier learning rate (default: the class default, 2e-5)")
     parser.add_argument("--head-epochs", type=int, default=None, help="HeadClassifier epochs (default 10)")
     parser.add_argument("--pattern-model", default=None, help="masked LM (path or hub id) for --methods pattern")
+    parser.add_argument("--pattern-learning-rate", type=float, default=None,
+                        help="PatternClassifier learning rate (default: the class default, 1e-5)")
+    parser.add_argument("--pattern-epochs", type=int, default=None, help="PatternClassifier epochs (default 10)")
+    parser.add_argument("--pattern-word", action="append", default=[], metavar="DATASET:LABEL=WORD",
+                        help="replace one of LM-BFF's label words, e.g. trec:2=thing when 'entity' is not one "
+                             "token in the model's vocabulary (repeatable)")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluate on a seeded subsample of this size")
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out share for one-split sets (CR, MR)")
     parser.add_argument("--no-flops", action="store_true", help="skip the extra FLOP-counting fit per K")
@@ -103,6 +132,10 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     print(f"encoder {args.encoder} -> weights at {resolve_model_path(args.encoder)}")
+    pattern_words = parse_pattern_words(args.pattern_word)
+    pattern_options = {key: value for key, value in
+                       (("learning_rate", args.pattern_learning_rate), ("num_epochs", args.pattern_epochs))
+                       if value is not None}
     tables = []
     for name in args.datasets:
         train, evaluation = load_splits(name, args.eval_limit, args.holdout)
@@ -110,7 +143,7 @@ def main() -> None:
         head_options = {key: value for key, value in
                         (("learning_rate", args.head_learning_rate), ("num_epochs", args.head_epochs)) if value is not None}
         methods = build_methods(args.methods, args.encoder, args.pattern_model, name, args.contrastive_iterations,
-                                head_options)
+                                head_options, pattern_options, pattern_words.get(name))
         tables.append(run_benchmark(
             methods, train, k_values=args.k, seeds=args.seeds, eval_dataset=evaluation,
             output_dir=Path(args.output_dir) / name, dataset_name=name, count_flops=not args.no_flops,

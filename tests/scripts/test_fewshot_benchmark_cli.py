@@ -1,0 +1,43 @@
+"""The few-shot benchmark script's method table: recipe names, label-word overrides and their errors."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+@pytest.fixture(scope="module")
+def cli():
+    spec = importlib.util.spec_from_file_location("fewshot_benchmark", SCRIPTS / "fewshot_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pattern_word_overrides_parse_per_dataset(cli):
+    assert cli.parse_pattern_words(["trec:2=thing", "trec:0=abbreviation", "sst2:1= good "]) == {
+        "trec": {2: "thing", 0: "abbreviation"}, "sst2": {1: "good"}}
+    assert cli.parse_pattern_words([]) == {}
+
+
+@pytest.mark.parametrize("spec", ["trec2=thing", "imdb:1=good", "trec:x=thing", "trec:2="])
+def test_bad_pattern_word_names_the_expected_form(cli, spec):
+    with pytest.raises(SystemExit, match="DATASET:LABEL=WORD"):
+        cli.parse_pattern_words([spec])
+
+
+def test_methods_get_recipe_names_and_the_overridden_verbalizer(cli):
+    methods = cli.build_methods(["head", "pattern", "pattern-zeroshot"], "enc", "mlm", "trec", 10,
+                                head_options={"learning_rate": 1e-4}, pattern_options={"learning_rate": 2e-4},
+                                pattern_words={2: "thing"})
+    assert sorted(methods) == ["head learning_rate=0.0001", "pattern learning_rate=0.0002", "pattern-zeroshot"]
+    assert methods["pattern learning_rate=0.0002"].learning_rate == 2e-4
+    assert methods["pattern-zeroshot"].num_epochs == 0
+    assert methods["pattern-zeroshot"].verbalizer[2] == "thing"
+    assert methods["pattern-zeroshot"].verbalizer[3] == "human"  # the others stay LM-BFF's
+
+
+def test_pattern_methods_need_a_masked_lm(cli):
+    with pytest.raises(SystemExit, match="--pattern-model"):
+        cli.build_methods(["pattern-zeroshot"], "enc", None, "sst2", 10)
