@@ -6,6 +6,10 @@ Example (the docs/fewshot.md numbers; see there for the exact command used):
 
     PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 nice -n 10 python scripts/fewshot_benchmark.py \\
         --datasets sst2 --k 8 --seeds 5 --methods head probe contrastive prototype --output-dir runs/fewshot
+
+``--from-runs A/runs.parquet B/runs.parquet ...`` trains nothing: it merges finished tables (runs present in
+several keep the first), prints the per-dataset tables (K x method, mean ± std) and writes the merged
+runs.parquet, summary.parquet and one accuracy_vs_k.png with a panel per dataset to --output-dir.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from budgets import save_figure, write_parquet
 from encoders import DEFAULT_PRETRAINED, load_benchmark, resolve_model_path
 from fewshot import (
     ContrastiveClassifier,
@@ -22,6 +27,7 @@ from fewshot import (
     LinearProbe,
     PatternClassifier,
     PrototypeClassifier,
+    plot_accuracy_vs_k,
     run_benchmark,
     summarize_benchmark,
 )
@@ -122,7 +128,12 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out share for one-split sets (CR, MR)")
     parser.add_argument("--no-flops", action="store_true", help="skip the extra FLOP-counting fit per K")
     parser.add_argument("--output-dir", default="runs/fewshot")
+    parser.add_argument("--from-runs", nargs="+", default=None, metavar="RUNS_PARQUET",
+                        help="report only: merge these runs.parquet tables (no training)")
     args = parser.parse_args()
+    if args.from_runs:
+        report(args.from_runs, Path(args.output_dir))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for noisy in ("transformers", "httpx", "datasets", "encoders"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -155,10 +166,47 @@ def main() -> None:
     print(markdown(summary[columns]))
 
 
+def merge_runs(paths: list[str]) -> pd.DataFrame:
+    """Concatenate runs.parquet tables; a (dataset, method, K, seed) run present in several keeps the first."""
+    missing = [path for path in paths if not Path(path).is_file()]
+    if missing:
+        raise SystemExit(f"--from-runs: no such file {missing}; pass the runs.parquet files a benchmark wrote.")
+    runs = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True)
+    return runs.drop_duplicates(["dataset", "method", "k", "seed"], keep="first").reset_index(drop=True)
+
+
+def accuracy_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """K down, methods across, ``mean ± std (seeds)`` in percent, for one dataset of a summary table."""
+    part = summary[summary["dataset"] == dataset]
+    cells = part.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f} ({n})" for m, s, n in
+                              zip(part["accuracy_mean"], part["accuracy_std"], part["seeds"])])
+    table = cells.pivot(index="k", columns="method", values="cell")
+    return table[list(dict.fromkeys(part["method"]))].reset_index()
+
+
+def report(paths: list[str], output_dir: Path) -> None:
+    runs = merge_runs(paths)
+    summary = summarize_benchmark(runs).reset_index()
+    write_parquet(runs, output_dir / "runs.parquet")
+    write_parquet(summary, output_dir / "summary.parquet")
+    figure = plot_accuracy_vs_k(runs)
+    save_figure(figure, output_dir / "accuracy_vs_k.png")
+    for dataset in dict.fromkeys(summary["dataset"]):
+        n_eval = sorted(runs.loc[runs["dataset"] == dataset, "n_eval"].unique())
+        print(f"\n{dataset} (evaluation examples: {', '.join(map(str, n_eval))}), accuracy % mean ± std (seeds)\n")
+        print(markdown(accuracy_table(summary, dataset)))
+        part = summary[summary["dataset"] == dataset]
+        cost = part.pivot(index="k", columns="method", values="train_seconds")[list(dict.fromkeys(part["method"]))]
+        print(f"\n{dataset}, mean train wall seconds\n")
+        print(markdown(cost.round(1).reset_index()))
+
+
 def markdown(frame: pd.DataFrame) -> str:
     """A Markdown table (pandas' to_markdown needs the optional tabulate package)."""
     def cell(value) -> str:
-        return f"{value:.3g}" if isinstance(value, float) else str(value)
+        if isinstance(value, float):
+            return "–" if value != value else f"{value:.3g}"  # NaN: not measured
+        return "–" if value is None or (isinstance(value, str) and value == "nan") else str(value)
 
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]

@@ -41,3 +41,25 @@ def test_methods_get_recipe_names_and_the_overridden_verbalizer(cli):
 def test_pattern_methods_need_a_masked_lm(cli):
     with pytest.raises(SystemExit, match="--pattern-model"):
         cli.build_methods(["pattern-zeroshot"], "enc", None, "sst2", 10)
+
+
+def test_merged_report_keeps_the_first_copy_and_tabulates_k_by_method(cli, tmp_path):
+    import pandas as pd
+
+    def runs(method, accuracies):
+        return pd.DataFrame({"dataset": "sst2", "method": method, "k": [8, 8, 16], "seed": [0, 1, 0],
+                             "accuracy": accuracies, "train_seconds": 1.0, "train_cpu_seconds": 1.0,
+                             "inference_seconds_per_1k": 1.0, "trainable_parameters": 10, "train_flops": float("nan"),
+                             "inference_flops_per_1k": float("nan"), "n_train": 16, "n_eval": 100})
+
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    runs("probe", [0.6, 0.8, 0.7]).to_parquet(first)
+    pd.concat([runs("probe", [0.0, 0.0, 0.0]), runs("head", [0.5, 0.5, 0.9])]).to_parquet(second)
+    merged = cli.merge_runs([str(first), str(second)])
+    assert len(merged) == 6 and merged.loc[merged["method"] == "probe", "accuracy"].tolist() == [0.6, 0.8, 0.7]
+    table = cli.accuracy_table(cli.summarize_benchmark(merged).reset_index(), "sst2")
+    assert table.columns.tolist() == ["k", "probe", "head"]
+    assert table.loc[table["k"] == 8, "probe"].item() == "70.0 ± 10.0 (2)"
+    assert table.loc[table["k"] == 16, "head"].item() == "90.0 ± 0.0 (1)"
+    with pytest.raises(SystemExit, match="no such file"):
+        cli.merge_runs([str(tmp_path / "missing.parquet")])
