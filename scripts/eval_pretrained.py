@@ -106,6 +106,7 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
     for task in table.task.unique():
         lines.append(f"\n{task}: steps to reach random masking's final accuracy, as a fraction of random's "
                      f"steps: {steps_to_match(table, task)}")
+    lines += pretraining_seed_lines(table)
     write_text(output_dir / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     tasks = list(table.task.unique())
@@ -121,6 +122,27 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
         axis.legend()
     figure.tight_layout()
     save_figure(figure, output_dir / "accuracy_vs_steps.png")
+
+
+def pretraining_seed_lines(table: pd.DataFrame) -> list[str]:
+    """Markdown: the spread over *pretraining* seeds (each seed's mean over its fine-tuning seeds, then mean and
+    sample std of those means), and steps-to-match within each pretraining seed (strategies sharing a seed
+    share the initial weights and the order of the data)."""
+    pretrained = table[table.masking != "none"]
+    per_seed = pretrained.groupby(["task", "masking", "step", "pretrain_seed"]).accuracy.mean()
+    across = per_seed.groupby(["task", "masking", "step"]).agg(["mean", "std", "count"]).reset_index()
+    lines = ["\nAcross pretraining seeds (mean of each seed's fine-tuning mean; std over pretraining seeds, ddof=1):\n",
+             "| task | masking | step | accuracy mean | std over pretraining seeds | pretraining seeds |",
+             "|---|---|---|---|---|---|"]
+    for r in across.itertuples():
+        spread = "–" if np.isnan(r.std) else f"{r.std:.3f}"
+        lines.append(f"| {r.task} | {r.masking} | {r.step} | {r.mean:.3f} | {spread} | {r.count} |")
+    baseline = table[table.masking == "none"]
+    for task in table.task.unique():
+        for seed in sorted(pretrained.pretrain_seed.unique()):
+            part = pd.concat([baseline, pretrained[pretrained.pretrain_seed == seed]])
+            lines.append(f"\n{task}, pretraining seed {seed}: steps to match: {steps_to_match(part, task)}")
+    return lines
 
 
 def write_text(path: Path, text: str) -> None:
