@@ -161,9 +161,12 @@ def main() -> None:
         ))
     summary = summarize_benchmark(pd.concat(tables, ignore_index=True)).reset_index()
     summary["accuracy"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(summary["accuracy_mean"], summary["accuracy_std"])]
-    columns = ["dataset", "method", "k", "accuracy", "seeds", "train_seconds", "train_cpu_seconds",
-               "inference_seconds_per_1k", "trainable_parameters", "train_flops", "inference_flops_per_1k"]
+    columns = ["dataset", "method", "k", "accuracy", "seeds", *PRICE_COLUMNS]
     print(markdown(summary[columns]))
+
+
+PRICE_COLUMNS = ["train_seconds", "train_cpu_seconds", "inference_seconds_per_1k", "trainable_parameters",
+                 "train_flops", "inference_flops_per_1k"]
 
 
 def merge_runs(paths: list[str]) -> pd.DataFrame:
@@ -195,10 +198,8 @@ def report(paths: list[str], output_dir: Path) -> None:
         n_eval = sorted(runs.loc[runs["dataset"] == dataset, "n_eval"].unique())
         print(f"\n{dataset} (evaluation examples: {', '.join(map(str, n_eval))}), accuracy % mean ± std (seeds)\n")
         print(markdown(accuracy_table(summary, dataset)))
-        part = summary[summary["dataset"] == dataset]
-        cost = part.pivot(index="k", columns="method", values="train_seconds")[list(dict.fromkeys(part["method"]))]
-        print(f"\n{dataset}, mean train wall seconds\n")
-        print(markdown(cost.round(1).reset_index()))
+        print(f"\n{dataset}, price tags (means over seeds; FLOPs from the first seed's extra fit)\n")
+        print(markdown(summary.loc[summary["dataset"] == dataset, ["method", "k", *PRICE_COLUMNS]]))
 
 
 def markdown(frame: pd.DataFrame) -> str:
