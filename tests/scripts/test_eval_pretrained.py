@@ -1,19 +1,11 @@
 """The masking experiment's summary: steps-to-match and the spread over pretraining seeds."""
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
 
 @pytest.fixture(scope="module")
-def ev():
-    spec = importlib.util.spec_from_file_location("eval_pretrained", SCRIPTS / "eval_pretrained.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def ev(load_script):
+    return load_script("eval_pretrained")
 
 
 def results():

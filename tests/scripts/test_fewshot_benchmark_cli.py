@@ -1,18 +1,10 @@
 """The few-shot benchmark script's method table: recipe names, label-word overrides and their errors."""
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 @pytest.fixture(scope="module")
-def cli():
-    spec = importlib.util.spec_from_file_location("fewshot_benchmark", SCRIPTS / "fewshot_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cli(load_script):
+    return load_script("fewshot_benchmark")
 
 
 def test_pattern_word_overrides_parse_per_dataset(cli):

@@ -1,21 +1,13 @@
 """The shared helpers of the SST-2 selection scripts: per-seed selectors and the mean (std) table."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from datasets import Dataset
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
 
 @pytest.fixture(scope="module")
-def common():
-    spec = importlib.util.spec_from_file_location("filters_sst2_common", SCRIPTS / "filters_sst2_common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def common(load_script):
+    return load_script("filters_sst2_common")
 
 
 def toy(n=40):
