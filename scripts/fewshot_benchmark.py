@@ -44,6 +44,11 @@ PATTERNS = {
 METHODS = ("head", "probe", "contrastive", "prototype", "prototype-adapter", "pattern", "pattern-zeroshot")
 
 
+def given(**options) -> dict:
+    """The options set on the command line (``None`` = keep the class default)."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def recipe_name(method: str, options: dict) -> str:
     """A non-default recipe gets its own name, so tables from several recipes can be merged."""
     return " ".join([method] + [f"{key}={value:g}" for key, value in options.items()])
@@ -144,15 +149,12 @@ def main() -> None:
     datasets.disable_progress_bars()
     print(f"encoder {args.encoder} -> weights at {resolve_model_path(args.encoder)}")
     pattern_words = parse_pattern_words(args.pattern_word)
-    pattern_options = {key: value for key, value in
-                       (("learning_rate", args.pattern_learning_rate), ("num_epochs", args.pattern_epochs))
-                       if value is not None}
+    head_options = given(learning_rate=args.head_learning_rate, num_epochs=args.head_epochs)
+    pattern_options = given(learning_rate=args.pattern_learning_rate, num_epochs=args.pattern_epochs)
     tables = []
     for name in args.datasets:
         train, evaluation = load_splits(name, args.eval_limit, args.holdout)
         print(f"{name}: {len(train)} training pool, {len(evaluation)} evaluation examples")
-        head_options = {key: value for key, value in
-                        (("learning_rate", args.head_learning_rate), ("num_epochs", args.head_epochs)) if value is not None}
         methods = build_methods(args.methods, args.encoder, args.pattern_model, name, args.contrastive_iterations,
                                 head_options, pattern_options, pattern_words.get(name))
         tables.append(run_benchmark(
@@ -207,7 +209,7 @@ def markdown(frame: pd.DataFrame) -> str:
     def cell(value) -> str:
         if isinstance(value, float):
             return "–" if value != value else f"{value:.3g}"  # NaN: not measured
-        return "–" if value is None or (isinstance(value, str) and value == "nan") else str(value)
+        return str(value)
 
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
