@@ -5,7 +5,8 @@ from .embedding_methods import LinearProbe, PrototypeClassifier
 from .head import HeadClassifier
 from .in_context import InContextClassifier
 from .patterns import PatternClassifier
-from .protocol import RUN_COLUMNS, clone_with_seed, plot_accuracy_vs_k, run_benchmark, summarize_benchmark
+from .protocol import (RUN_COLUMNS, clone_with_seed, plot_accuracy_vs_k, run_benchmark, summarize_benchmark,
+                       write_benchmark)
 from .sampling import sample_k_shot
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "run_benchmark",
     "sample_k_shot",
     "summarize_benchmark",
+    "write_benchmark",
 ]

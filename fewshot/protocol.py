@@ -100,12 +100,22 @@ def run_benchmark(
                     write_parquet(_table(rows), Path(output_dir) / "runs.parquet")
     table = _table(rows)
     if output_dir is not None:
-        write_parquet(table, Path(output_dir) / "runs.parquet")
-        write_parquet(summarize_benchmark(table).reset_index(), Path(output_dir) / "summary.parquet")
-        figure = plot_accuracy_vs_k(table)
-        save_figure(figure, Path(output_dir) / "accuracy_vs_k.png")
-        figure.clf()
+        write_benchmark(table, output_dir)
     return table
+
+
+def write_benchmark(runs: pd.DataFrame, output_dir: str | os.PathLike) -> pd.DataFrame:
+    """Write a benchmark table's ``runs.parquet``, ``summary.parquet`` and ``accuracy_vs_k.png`` (atomically)
+    into ``output_dir``, as :func:`run_benchmark` does at its end; returns the summary (one row per dataset,
+    method and K). Use it to report runs merged from several benchmarks."""
+    output_dir = Path(output_dir)
+    summary = summarize_benchmark(runs).reset_index()
+    write_parquet(runs, output_dir / "runs.parquet")
+    write_parquet(summary, output_dir / "summary.parquet")
+    figure = plot_accuracy_vs_k(runs)
+    save_figure(figure, output_dir / "accuracy_vs_k.png")
+    figure.clf()
+    return summary
 
 
 def _previous_runs(output_dir: str | os.PathLike) -> list[dict]:

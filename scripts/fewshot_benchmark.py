@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from budgets import save_figure, write_parquet
 from encoders import DEFAULT_PRETRAINED, load_benchmark, resolve_model_path
 from fewshot import (
     ContrastiveClassifier,
@@ -27,9 +26,9 @@ from fewshot import (
     LinearProbe,
     PatternClassifier,
     PrototypeClassifier,
-    plot_accuracy_vs_k,
     run_benchmark,
     summarize_benchmark,
+    write_benchmark,
 )
 
 # dataset -> (train split, evaluation split or None to hold out a seeded share of the one split)
@@ -191,11 +190,7 @@ def accuracy_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 def report(paths: list[str], output_dir: Path) -> None:
     runs = merge_runs(paths)
-    summary = summarize_benchmark(runs).reset_index()
-    write_parquet(runs, output_dir / "runs.parquet")
-    write_parquet(summary, output_dir / "summary.parquet")
-    figure = plot_accuracy_vs_k(runs)
-    save_figure(figure, output_dir / "accuracy_vs_k.png")
+    summary = write_benchmark(runs, output_dir)
     for dataset in dict.fromkeys(summary["dataset"]):
         n_eval = sorted(runs.loc[runs["dataset"] == dataset, "n_eval"].unique())
         print(f"\n{dataset} (evaluation examples: {', '.join(map(str, n_eval))}), accuracy % mean ± std (seeds)\n")
