@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 import torch
@@ -43,17 +44,52 @@ TASKS = ("classification", "mlm")
 
 
 def bf16_supported(device: str | torch.device | None = None) -> bool:
-    """True when bf16 matmuls are native on ``device`` (CUDA with bf16, or a CPU with AVX512-BF16/AMX)."""
+    """True when bf16 pays on ``device``: CUDA with bf16, or a CPU whose bf16 matmuls are faster than fp32.
+
+    On CPU the instruction flags are necessary but not sufficient: a CPU with AVX512-BF16 and no AMX ran
+    bf16 matmuls 1.8x *slower* than fp32 with PyTorch 2.13 (docs/encoders.md), while one with AMX runs them
+    faster. So where ``/proc/cpuinfo`` lists ``avx512_bf16`` or ``amx_bf16``, one small matmul is timed in both
+    precisions (about 0.2 s, once per process and thread count) and bf16 counts as supported when it is at
+    least 10% faster. Set ``GREENNLP_CPU_BF16=1`` or ``0`` to skip the measurement and force the answer.
+    """
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            flags = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-    return False
+    if device.type != "cpu":
+        return False
+    forced = os.environ.get("GREENNLP_CPU_BF16", "").strip().lower()
+    if forced in ("1", "true", "yes", "0", "false", "no"):
+        return forced in ("1", "true", "yes")
+    if forced:
+        raise ValueError(f"GREENNLP_CPU_BF16={forced!r}: use 1 (bf16 on) or 0 (bf16 off), or unset it to measure.")
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    if "avx512_bf16" not in flags and "amx_bf16" not in flags:
+        return False
+    return cpu_bf16_speedup(torch.get_num_threads()) >= 1.1
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_speedup(threads: int, size: int = 512, repeats: int = 5) -> float:
+    """fp32 time / bf16 time of a ``size``-cubed CPU matmul (best of ``repeats`` alternated rounds of 8).
+
+    ``threads`` is the torch thread count it is measured under (a cache key: the answer depends on it)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    pairs = {torch.float32: (a, b), torch.bfloat16: (a.bfloat16(), b.bfloat16())}
+    best = {dtype: float("inf") for dtype in pairs}
+    for dtype, (x, y) in pairs.items():
+        x @ y  # warm up the kernels
+    for _ in range(repeats):
+        for dtype, (x, y) in pairs.items():
+            start = time.perf_counter()
+            for _ in range(8):
+                x @ y
+            best[dtype] = min(best[dtype], time.perf_counter() - start)
+    speedup = best[torch.float32] / best[torch.bfloat16]
+    logger.info("CPU bf16 matmul speed-up over fp32 with %d threads: %.2fx", threads, speedup)
+    return speedup
 
 
 def default_device() -> torch.device:

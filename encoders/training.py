@@ -22,8 +22,10 @@ def efficient_training_args(output_dir: str, **overrides: Any) -> TrainingArgume
       also destabilise from-scratch training: at 1,000 steps (lr 5e-4, no warm-up) one of two BERT-mini runs
       stayed at chance, and the same seed reached 0.80 with ``warmup_steps=0.06`` (a 6% linear warm-up).
       No warm-up is set here (the Trainer's default); ``encoders.fine_tune`` uses 10%.
-    - ``bf16=True`` where the hardware has native bf16 (CUDA, or CPUs with AVX512-BF16/AMX); on CPU it
-      requires ``use_cpu=True``. Measured 1.45x on top of length grouping on such a CPU.
+    - ``bf16=True`` where bf16 pays (:func:`encoders.bf16_supported`: CUDA with bf16, or a CPU whose bf16
+      matmuls time faster than fp32); on CPU it requires ``use_cpu=True``. Measured 1.45x on top of length
+      grouping on a CPU with fast bf16, but 1.6x *slower* steps for BERT-mini on a CPU with AVX512-BF16 and no
+      AMX (docs/encoders.md), which is why the CPU answer is measured rather than read off the flags.
     - ``optim="adamw_torch_fused"`` on CUDA and CPU (torch >= 2.4 has a fused CPU kernel): one pass over the
       parameters instead of a chain of foreach ops. Measured about 3x cheaper optimizer steps than foreach
       AdamW for BERT-mini on a 2-core CPU (0.40 s vs 1.30 s per 30 steps; see docs/encoders.md).
