@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0,
                         help="linear warm-up: steps, or a fraction of the steps when < 1 (TrainingArguments.warmup_steps)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of all setups, order alternating")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of round 0 (round r uses first seed + r)")
     parser.add_argument("--once", nargs="+", default=[], choices=SETUPS, metavar="SETUP",
                         help="setups trained in the first round only (e.g. run_glue: its batches are careful's, "
                         "padded to 128, so a second seed of it costs the most and says the least)")
@@ -189,6 +190,9 @@ def main() -> None:
                         help="flags/greennlp: bf16 autocast where the CPU has native bf16 (auto) or fp32 (no)")
     parser.add_argument("--shuffle-batches", action="store_true",
                         help="greennlp: shuffle the order of the length-grouped batches (no length trend across steps)")
+    parser.add_argument("--megabatch-batches", type=int, default=50,
+                        help="greennlp: length-sort within mega-batches of this many batches (fewer: more varied "
+                        "batches, more padding; encoders.length_grouped_order)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the greennlp setup")
     parser.add_argument("--data", default=None, help="folder with sst2/ (default $GREENNLP_DATA_DIR or the hub)")
     parser.add_argument("--inference-only", type=int, metavar="N", default=0,
@@ -231,10 +235,11 @@ def main() -> None:
             for setup in setups:
                 train_data, dev, collator = data[setup]
                 if setup == "greennlp":
-                    grouped = length_grouped_order(np.asarray(train_data["num_tokens"]), args.batch_size, seed=round_index,
+                    grouped = length_grouped_order(np.asarray(train_data["num_tokens"]), args.batch_size, seed=args.first_seed + round_index,
+                                                   megabatch_batches=args.megabatch_batches,
                                                    shuffle_batches=args.shuffle_batches)
                     train_data = train_data.select(grouped).flatten_indices()
-                row, model = train_once(setup, size, tokenizer, train_data, dev, collator, common, seed=round_index,
+                row, model = train_once(setup, size, tokenizer, train_data, dev, collator, common, seed=args.first_seed + round_index,
                                         compile_model=args.compile, workdir=workdir)
                 row["round"] = round_index
                 results.append(row)

@@ -47,6 +47,20 @@ def test_grouped_dataset_keeps_rows_intact(texts, tiny_tokenizer):
     assert all(plain[t] == ids for t, ids in zip(grouped["text"], grouped["input_ids"]))
 
 
+def test_smaller_megabatches_trade_padding_for_variety(texts, tiny_tokenizer):
+    def waste(dataset):
+        lengths = np.asarray(dataset["num_tokens"])
+        batches = [lengths[i : i + 8] for i in range(0, len(lengths), 8)]
+        return sum(len(b) * b.max() - b.sum() for b in batches)
+
+    wide = tokenize_dataset(texts, tiny_tokenizer, group_by_length=8, megabatch_batches=50)
+    narrow = tokenize_dataset(texts, tiny_tokenizer, group_by_length=8, megabatch_batches=1)
+    assert sorted(wide["input_ids"]) == sorted(narrow["input_ids"])
+    assert waste(wide) < waste(narrow)
+    with pytest.raises(ValueError, match="megabatch_batches must be >= 1"):
+        tokenize_dataset(texts, tiny_tokenizer, group_by_length=8, megabatch_batches=0)
+
+
 def test_padding_collator_matches_hf_collator(texts, tiny_tokenizer):
     encoded = tokenize_dataset(texts, tiny_tokenizer)
     features = [encoded[i] for i in range(20)]
