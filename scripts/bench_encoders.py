@@ -38,12 +38,14 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from budgets import BudgetCallback, write_json  # noqa: E402
 from encoders import (  # noqa: E402
+    MINIATURE_SIZES,
     PaddingCollator,
     efficient_training_args,
     fine_tune,
     length_grouped_order,
     load_benchmark,
     load_encoder,
+    load_tokenizer,
     model_size_mb,
     quantize_int8,
     tokenize_dataset,
@@ -87,7 +89,7 @@ def train_once(setup, size, tokenizer, data, dev, collator, args_common, seed, c
     if setup == "greennlp":
         common["train_sampling_strategy"] = "sequential"  # the order was length-grouped once, in tokenize_dataset
         common["torch_compile"] = compile_model
-    args = training_args(setup, str(workdir / f"{size}-{setup}"), common)
+    args = training_args(setup, str(workdir / f"{Path(size).name}-{setup}"), common)
     budget = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False, run_name=f"{size}-{setup}")
     trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=dev, data_collator=collator,
                       compute_metrics=accuracy, callbacks=[budget])
@@ -172,7 +174,8 @@ def markdown(results: list[dict], inference: dict[str, list[dict]], baselines=("
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["tiny", "mini"])
+    parser.add_argument("--sizes", nargs="+", default=["tiny", "mini"],
+                        help="miniature sizes (trained from scratch) or hub ids / paths of pretrained encoders")
     parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -208,8 +211,7 @@ def main() -> None:
     workdir = Path(args.output_dir)
     train = load_benchmark("sst2", "train", args.data)
     dev_text = load_benchmark("sst2", "dev", args.data)
-    tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
-    data = {} if args.inference_only else {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
+    trained_tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
     common = dict(**({"bf16": False} if args.bf16 == "no" else {}), max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
                   learning_rate=args.learning_rate, warmup_steps=int(args.warmup) if args.warmup >= 1 else args.warmup, logging_strategy="no", save_strategy="no",
                   eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
@@ -217,8 +219,9 @@ def main() -> None:
     if args.inference_only:
         subset = train.shuffle(seed=0).select(range(args.inference_only))
         for size in args.sizes:
+            tokenizer = trained_tokenizer if size in MINIATURE_SIZES else load_tokenizer(size)
             model = load_encoder(size, num_labels=2, tokenizer=tokenizer, seed=0)
-            trainer = fine_tune(model, tokenizer, subset, str(workdir / f"{size}-inference"), epochs=args.epochs,
+            trainer = fine_tune(model, tokenizer, subset, str(workdir / f"{Path(size).name}-inference"), epochs=args.epochs,
                                 learning_rate=args.learning_rate, batch_size=args.batch_size,
                                 train_sampling_strategy="random")
             inference[size] = bench_inference(trainer.model, tokenizer, dev_text, rounds=args.inference_rounds)
@@ -228,6 +231,10 @@ def main() -> None:
         print(markdown([], inference))
         return
     for size in args.sizes:
+        # a miniature size trains from scratch with the WordPiece vocabulary trained above; a hub id or path
+        # (e.g. sentence-transformers/all-MiniLM-L6-v2) fine-tunes its pretrained weights with its own tokenizer
+        tokenizer = trained_tokenizer if size in MINIATURE_SIZES else load_tokenizer(size)
+        data = {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
         for round_index in range(args.rounds):
             setups = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
             if round_index > 0:
