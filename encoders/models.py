@@ -49,7 +49,7 @@ def bf16_supported(device: str | torch.device | None = None) -> bool:
     On CPU the instruction flags are necessary but not sufficient: a CPU with AVX512-BF16 and no AMX ran
     bf16 matmuls 1.8x *slower* than fp32 with PyTorch 2.13 (docs/encoders.md), while one with AMX runs them
     faster. So where ``/proc/cpuinfo`` lists ``avx512_bf16`` or ``amx_bf16``, one small matmul is timed in both
-    precisions (about 0.2 s, once per process and thread count) and bf16 counts as supported when it is at
+    precisions (about 0.3 s, once per process and thread count) and bf16 counts as supported when it is at
     least 10% faster. Set ``GREENNLP_CPU_BF16=1`` or ``0`` to skip the measurement and force the answer.
     """
     device = torch.device(device) if device is not None else default_device()
@@ -79,7 +79,7 @@ def cpu_bf16_speedup(threads: int, size: int = 512, repeats: int = 5) -> float:
     a, b = torch.randn(size, size), torch.randn(size, size)
     pairs = {torch.float32: (a, b), torch.bfloat16: (a.bfloat16(), b.bfloat16())}
     best = {dtype: float("inf") for dtype in pairs}
-    for dtype, (x, y) in pairs.items():
+    for x, y in pairs.values():
         x @ y  # warm up the kernels
     for _ in range(repeats):
         for dtype, (x, y) in pairs.items():

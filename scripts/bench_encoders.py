@@ -4,7 +4,8 @@ Setups, alternated within each round (order reversed every other round) so that 
 hits them alike:
   run_glue  the HF run_glue default: pad every example to 128 tokens, fp32, random order
   careful   a careful user: dynamic padding (DataCollatorWithPadding), fp32, random order
-  flags     encoders.efficient_training_args: + length grouping, bf16 autocast, fused AdamW
+  flags     encoders.efficient_training_args: + length grouping, bf16 autocast where it measures faster
+            (encoders.bf16_supported), fused AdamW
   greennlp  flags + the cheap data path: tokenize_dataset(group_by_length=batch size) fixes a length-grouped
             order once (the Trainer's sampler re-reads lengths row by row), read sequentially, and
             PaddingCollator; --compile adds torch.compile
@@ -190,7 +191,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--bf16", choices=["auto", "no"], default="auto",
-                        help="flags/greennlp: bf16 autocast where the CPU has native bf16 (auto) or fp32 (no)")
+                        help="flags/greennlp: bf16 autocast where encoders.bf16_supported() measures it faster (auto) or fp32 (no)")
     parser.add_argument("--shuffle-batches", action="store_true",
                         help="greennlp: shuffle the order of the length-grouped batches (no length trend across steps)")
     parser.add_argument("--megabatch-batches", type=int, default=50,
@@ -211,7 +212,18 @@ def main() -> None:
     workdir = Path(args.output_dir)
     train = load_benchmark("sst2", "train", args.data)
     dev_text = load_benchmark("sst2", "dev", args.data)
-    trained_tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
+    trained = {}
+
+    def tokenizer_for(size: str):
+        """A miniature size trains from scratch with a WordPiece vocabulary trained on SST-2 (once, on first
+        use); a hub id or path (e.g. sentence-transformers/all-MiniLM-L6-v2) fine-tunes its pretrained weights
+        with its own tokenizer."""
+        if size not in MINIATURE_SIZES:
+            return load_tokenizer(size)
+        if "wordpiece" not in trained:
+            trained["wordpiece"] = train_wordpiece_tokenizer(train["text"], vocab_size=args.vocab_size)
+        return trained["wordpiece"]
+
     common = dict(**({"bf16": False} if args.bf16 == "no" else {}), max_steps=args.steps, per_device_train_batch_size=args.batch_size, per_device_eval_batch_size=128,
                   learning_rate=args.learning_rate, warmup_steps=int(args.warmup) if args.warmup >= 1 else args.warmup, logging_strategy="no", save_strategy="no",
                   eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0)
@@ -219,7 +231,7 @@ def main() -> None:
     if args.inference_only:
         subset = train.shuffle(seed=0).select(range(args.inference_only))
         for size in args.sizes:
-            tokenizer = trained_tokenizer if size in MINIATURE_SIZES else load_tokenizer(size)
+            tokenizer = tokenizer_for(size)
             model = load_encoder(size, num_labels=2, tokenizer=tokenizer, seed=0)
             trainer = fine_tune(model, tokenizer, subset, str(workdir / f"{Path(size).name}-inference"), epochs=args.epochs,
                                 learning_rate=args.learning_rate, batch_size=args.batch_size,
@@ -231,9 +243,7 @@ def main() -> None:
         print(markdown([], inference))
         return
     for size in args.sizes:
-        # a miniature size trains from scratch with the WordPiece vocabulary trained above; a hub id or path
-        # (e.g. sentence-transformers/all-MiniLM-L6-v2) fine-tunes its pretrained weights with its own tokenizer
-        tokenizer = trained_tokenizer if size in MINIATURE_SIZES else load_tokenizer(size)
+        tokenizer = tokenizer_for(size)
         data = {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
         for round_index in range(args.rounds):
             setups = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
