@@ -17,12 +17,12 @@ import pandas as pd
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
-from datamaps import DataMap
-from encoders import efficient_training_args
-from filters import select_by_region, select_random
+from greennlp._files import save_figure, write_parquet
+from greennlp.datamaps import DataMap
+from greennlp.encoders import efficient_training_args
+from greennlp.filters import select_by_region, select_random
 
 from .callback import BudgetCallback
-from .io import save_figure, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class BudgetCurve:
             subset = self.train_dataset if strategy == FULL else selectors[strategy](self.train_dataset, fraction, seed)
             row = self._train_one(strategy, fraction, seed, subset)
             results = pd.concat([results, pd.DataFrame([row])], ignore_index=True) if len(results) else pd.DataFrame([row])
-            write_parquet(results, self.table_path)  # after every run: a crash loses at most the run in progress
+            write_parquet(self.table_path, results)  # after every run: a crash loses at most the run in progress
         self.results_ = results
         return results
 
@@ -234,14 +234,14 @@ class BudgetCurve:
                       if c.startswith("accuracy_") and c.endswith("_mean")]
         figure, axes = plt.subplots(len(eval_names), 2, figsize=(10, 3.6 * len(eval_names)), squeeze=False)
         full = summary[summary["strategy"] == FULL]
-        for row_axes, eval_name in zip(axes, eval_names):
+        for row_axes, eval_name in zip(axes, eval_names, strict=True):
             mean, std = f"accuracy_{eval_name}_mean", f"accuracy_{eval_name}_std"
             for strategy in [s for s in summary["strategy"].unique() if s != FULL]:
                 part = pd.concat([summary[summary["strategy"] == strategy], full]).sort_values("fraction")
-                for axis, x in zip(row_axes, ("fraction", "train_flops_mean")):
+                for axis, x in zip(row_axes, ("fraction", "train_flops_mean"), strict=True):
                     axis.errorbar(part[x], part[mean], yerr=part[std].fillna(0.0), marker="o", capsize=3,
                                   label=strategy)
-            for axis, xlabel in zip(row_axes, ("fraction of training data", "train FLOPs")):
+            for axis, xlabel in zip(row_axes, ("fraction of training data", "train FLOPs"), strict=True):
                 axis.set_xlabel(xlabel)
                 axis.set_ylabel(f"accuracy ({eval_name})")
                 axis.grid(alpha=0.3)
@@ -249,7 +249,7 @@ class BudgetCurve:
             row_axes[0].legend(fontsize=8)
         figure.tight_layout()
         if path is not None:
-            save_figure(figure, path)
+            save_figure(path, figure)
         return figure
 
 

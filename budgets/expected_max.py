@@ -89,7 +89,7 @@ def plot_expected_max(
         if len(costs) != len(frame):
             raise ValueError(f"costs has {len(costs)} entries but scores has {len(frame)}; give one cost per trial.")
         xs.append(frame["n"].to_numpy(float) * costs.mean())
-    for axis, x, xlabel in zip(axes, xs, ["trials (n)", cost_label]):
+    for axis, x, xlabel in zip(axes, xs, ["trials (n)", cost_label], strict=True):
         mean, std = frame["expected_max"].to_numpy(), frame["std"].to_numpy()
         line = axis.plot(x, mean, marker="o", markersize=3, label=label)[0]
         axis.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())

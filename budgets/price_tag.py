@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .io import write_json
+from greennlp._files import write_json
 
 #: Columns of the Markdown row: (header, attribute, formatter).
 _MARKDOWN_COLUMNS = (
@@ -66,10 +66,10 @@ class PriceTag:
         path = Path(path)
         if path.suffix != ".json":
             path = path / "price_tag.json"
-        return write_json(self.to_dict(), path)
+        return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "PriceTag":
+    def load(cls, path: str | os.PathLike) -> PriceTag:
         """Read a price tag written by :meth:`save` (a ``.json`` file or the folder holding ``price_tag.json``)."""
         path = Path(path)
         if path.is_dir():

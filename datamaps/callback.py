@@ -21,9 +21,11 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 
+from greennlp._files import write_json
+
 from .matching import ExampleIndex
 from .recorder import DynamicsRecorder, gather_observations
-from .storage import FORMAT_VERSION, METADATA_FILE, epoch_path, list_epochs, write_json
+from .storage import FORMAT_VERSION, METADATA_FILE, epoch_path, list_epochs
 
 logger = logging.getLogger(__name__)
 

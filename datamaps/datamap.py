@@ -35,7 +35,7 @@ class DataMap:
     # --- construction --------------------------------------------------------------------------------------
     @classmethod
     def load(cls, output_dir: str | os.PathLike, epochs: Iterable[int] | None = None, burn_in: int = 0,
-             region_fraction: float = 1 / 3) -> "DataMap":
+             region_fraction: float = 1 / 3) -> DataMap:
         """Read a map written by ``DataMapCallback``, streaming epoch files (O(examples) memory).
 
         ``epochs`` picks recorded epochs by index; ``burn_in`` skips that many of the first ones (early epochs
@@ -69,7 +69,7 @@ class DataMap:
 
     @classmethod
     def from_arrays(cls, p_gold, correct, margin, gold, probabilities=None, ids=None,
-                    metadata: dict[str, Any] | None = None, region_fraction: float = 1 / 3) -> "DataMap":
+                    metadata: dict[str, Any] | None = None, region_fraction: float = 1 / 3) -> DataMap:
         """Build a map from ``(N, T)`` arrays of p(gold), correctness and margin (NaN p(gold) = not recorded)."""
         table = metrics_from_arrays(p_gold, correct, margin, gold, probabilities)
         if ids is not None:
@@ -80,7 +80,7 @@ class DataMap:
         return cls(table, {"mode": "arrays", **(metadata or {})}, region_fraction)
 
     @classmethod
-    def from_logits(cls, logits, gold, ids=None, metadata: dict[str, Any] | None = None, **kwargs) -> "DataMap":
+    def from_logits(cls, logits, gold, ids=None, metadata: dict[str, Any] | None = None, **kwargs) -> DataMap:
         """Build a map from ``(N, T, C)`` logits (NaN rows = not recorded) and ``(N,)`` gold labels."""
         logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
         gold = torch.as_tensor(np.asarray(gold, dtype=np.int64))
@@ -94,7 +94,7 @@ class DataMap:
                                gold.numpy(), stats["probs"].reshape(n, steps, classes).numpy(), ids, metadata, **kwargs)
 
     @classmethod
-    def from_cartography_jsonl(cls, folder: str | os.PathLike, **kwargs) -> "DataMap":
+    def from_cartography_jsonl(cls, folder: str | os.PathLike, **kwargs) -> DataMap:
         """Read allenai/cartography ``training_dynamics/dynamics_epoch_{E}.jsonl`` files."""
         epochs = read_cartography_jsonl(folder)
         guids = list(epochs[0][1])

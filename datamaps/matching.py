@@ -44,11 +44,11 @@ class ExampleIndex:
         self._group_labels: tuple[pd.Series, pd.Series] | None = None
 
     @classmethod
-    def from_token_ids(cls, sequences: Iterable, labels=None) -> "ExampleIndex":
+    def from_token_ids(cls, sequences: Iterable, labels=None) -> ExampleIndex:
         return cls(np.fromiter((fingerprint(s) for s in sequences), dtype=np.int64), labels)
 
     @classmethod
-    def from_dataset(cls, dataset, input_column: str = "input_ids", chunk_size: int = 10_000) -> "ExampleIndex":
+    def from_dataset(cls, dataset, input_column: str = "input_ids", chunk_size: int = 10_000) -> ExampleIndex:
         """Index a tokenized ``datasets.Dataset`` (read through Arrow in chunks) or any map-style dataset."""
         label_column = next((c for c in LABEL_COLUMNS if c in _column_names(dataset)), None)
         if hasattr(dataset, "with_format") and hasattr(dataset, "column_names"):

@@ -11,7 +11,7 @@ matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .storage import atomic_write  # noqa: E402
+from greennlp._files import atomic_write  # noqa: E402
 
 DENSITY_THRESHOLD = 50_000
 _FORMATS = {".png", ".svg", ".pdf"}

@@ -15,7 +15,7 @@ import torch
 
 from .matching import ExampleIndex, first_occurrences
 from .metrics import gold_statistics
-from .storage import epoch_path, partial_path, read_table, write_table, PARTIAL_DIR
+from .storage import PARTIAL_DIR, epoch_path, partial_path, read_table, write_table
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from greennlp._files import atomic_write
+
 METADATA_FILE = "metadata.json"
 DYNAMICS_DIR = "dynamics"
 PARTIAL_DIR = "partial"
 FORMAT_VERSION = 1
 _EPOCH_FILE = re.compile(r"^epoch_(\d+)\.parquet$")
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(temporary_path)`` in the target folder, then rename over ``path``: readers never see half a
-    file and a crash leaves the previous version. The project's one atomic writer; returns ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, default=str)
-
-    atomic_write(path, write)
 
 
 def write_table(path: str | os.PathLike, columns: dict[str, Any]) -> None:
@@ -154,7 +123,7 @@ def write_cartography_jsonl(folder: str | os.PathLike, epoch: int, guids, logits
 
     def write(temporary: str) -> None:
         with open(temporary, "w", encoding="utf-8") as handle:
-            for guid, row, label in zip(guids, logits, gold):
+            for guid, row, label in zip(guids, logits, gold, strict=True):
                 guid = guid.item() if hasattr(guid, "item") else guid
                 handle.write(json.dumps({"guid": guid, key: [float(x) for x in row], "gold": int(label)}) + "\n")
 

@@ -1,47 +1,49 @@
-"""Efficient encoders: fast model construction, training settings, embeddings and benchmark data."""
-from .benchmarks import BENCHMARKS, DATA_DIR_ENV, data_dir, load_benchmark
-from .data import PaddingCollator, length_grouped_order, tokenize_dataset
-from .embedding import embed, mean_pool
-from .finetune import accuracy, fine_tune, predict_labels
-from .models import (
-    DEFAULT_PRETRAINED,
-    MINIATURE_SIZES,
-    bf16_supported,
-    cpu_bf16_speedup,
-    default_device,
-    load_encoder,
-    load_tokenizer,
-    miniature_config,
-    resolve_model_path,
-)
-from .quantization import model_size_mb, quantize_int8
-from .tokenizers import train_wordpiece_tokenizer
-from .training import efficient_training_args
+"""Efficient encoders: building and loading models, the cheap data path, the one fine-tuning path, embeddings,
+int8 inference and the benchmark data sets."""
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from greennlp._lazy import attach
+
+_EXPORTS = {
+    "MINIATURE_SIZES": ".models",
+    "PaddingCollator": ".data",
+    "accuracy": ".finetune",
+    "bf16_supported": ".models",
+    "efficient_training_args": ".training",
+    "embed": ".embedding",
+    "fine_tune": ".finetune",
+    "load_benchmark": ".benchmarks",
+    "load_encoder": ".models",
+    "load_tokenizer": ".models",
+    "quantize_int8": ".quantization",
+    "tokenize_dataset": ".data",
+    "train_wordpiece_tokenizer": ".tokenizers",
+}
 __all__ = [
-    "BENCHMARKS",
-    "DATA_DIR_ENV",
-    "DEFAULT_PRETRAINED",
     "MINIATURE_SIZES",
     "PaddingCollator",
     "accuracy",
     "bf16_supported",
-    "cpu_bf16_speedup",
-    "data_dir",
-    "default_device",
     "efficient_training_args",
     "embed",
-    "length_grouped_order",
     "fine_tune",
     "load_benchmark",
     "load_encoder",
     "load_tokenizer",
-    "mean_pool",
-    "miniature_config",
-    "model_size_mb",
-    "predict_labels",
     "quantize_int8",
-    "resolve_model_path",
     "tokenize_dataset",
     "train_wordpiece_tokenizer",
 ]
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .benchmarks import load_benchmark
+    from .data import PaddingCollator, tokenize_dataset
+    from .embedding import embed
+    from .finetune import accuracy, fine_tune
+    from .models import MINIATURE_SIZES, bf16_supported, load_encoder, load_tokenizer
+    from .quantization import quantize_int8
+    from .tokenizers import train_wordpiece_tokenizer
+    from .training import efficient_training_args

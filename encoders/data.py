@@ -124,7 +124,7 @@ class PaddingCollator:
         keys = [k for k in ("input_ids", "token_type_ids") if k in features[0]]
         # one torch.tensor call on padded Python lists is much cheaper than filling tensors row by row
         batch = {k: torch.tensor([list(f[k]) + [self.pad_token_id if k == "input_ids" else 0] * (longest - n)
-                                  for f, n in zip(features, lengths)]) for k in keys}
+                                  for f, n in zip(features, lengths, strict=True)]) for k in keys}
         batch["attention_mask"] = torch.tensor([[1] * n + [0] * (longest - n) for n in lengths])
         if self.label_column in features[0]:
             labels = [f[self.label_column] for f in features]

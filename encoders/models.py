@@ -71,7 +71,7 @@ def bf16_supported(device: str | torch.device | None = None) -> bool:
     return cpu_bf16_speedup(torch.get_num_threads()) >= 1.1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_bf16_speedup(threads: int, size: int = 512, repeats: int = 5) -> float:
     """fp32 time / bf16 time of a ``size``-cubed CPU matmul (best of ``repeats`` alternated rounds of 8).
 
@@ -97,7 +97,7 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resolve_model_path(name_or_path: str) -> str:
     """Return ``name_or_path`` unless it is a hub id that cannot be reached but has an installed offline copy.
 

@@ -1,29 +1,47 @@
-"""Few-shot text classification under one protocol: K-shot sampling, six methods, and a priced benchmark."""
-from .base import FewShotClassifier, NotFittedError
-from .contrastive import ContrastiveClassifier, generate_pairs
-from .embedding_methods import LinearProbe, PrototypeClassifier
-from .head import HeadClassifier
-from .in_context import InContextClassifier
-from .patterns import PatternClassifier
-from .protocol import (RUN_COLUMNS, clone_with_seed, plot_accuracy_vs_k, run_benchmark, summarize_benchmark,
-                       write_benchmark)
-from .sampling import sample_k_shot
+"""Few-shot text classification under one protocol: K-shot sampling, six methods (scikit-learn estimators)
+and a priced benchmark."""
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from greennlp._lazy import attach
+
+_EXPORTS = {
+    "ContrastiveClassifier": ".contrastive",
+    "FewShotClassifier": ".base",
+    "HeadClassifier": ".head",
+    "InContextClassifier": ".in_context",
+    "LinearProbe": ".embedding_methods",
+    "PatternClassifier": ".patterns",
+    "PrototypeClassifier": ".embedding_methods",
+    "plot_accuracy_vs_k": ".protocol",
+    "run_benchmark": ".protocol",
+    "sample_k_shot": ".sampling",
+    "summarize_benchmark": ".protocol",
+    "write_benchmark": ".protocol",
+}
 __all__ = [
     "ContrastiveClassifier",
     "FewShotClassifier",
     "HeadClassifier",
     "InContextClassifier",
     "LinearProbe",
-    "NotFittedError",
     "PatternClassifier",
     "PrototypeClassifier",
-    "RUN_COLUMNS",
-    "clone_with_seed",
-    "generate_pairs",
     "plot_accuracy_vs_k",
     "run_benchmark",
     "sample_k_shot",
     "summarize_benchmark",
     "write_benchmark",
 ]
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .base import FewShotClassifier
+    from .contrastive import ContrastiveClassifier
+    from .embedding_methods import LinearProbe, PrototypeClassifier
+    from .head import HeadClassifier
+    from .in_context import InContextClassifier
+    from .patterns import PatternClassifier
+    from .protocol import plot_accuracy_vs_k, run_benchmark, summarize_benchmark, write_benchmark
+    from .sampling import sample_k_shot

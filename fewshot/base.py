@@ -14,8 +14,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModel, PreTrainedModel
 
-from encoders import default_device, resolve_model_path
-
+from greennlp.encoders.models import default_device, resolve_model_path
 
 #: Default checkpoints (hub ids) when none is given: SetFit's sentence encoder for the encoder methods,
 #: PET/LM-BFF's masked LM, and a small causal LM for in-context learning.

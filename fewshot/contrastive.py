@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from encoders import mean_pool
+from greennlp.encoders.embedding import mean_pool
 
 from .base import DEFAULT_SENTENCE_ENCODER, count_trainable_parameters
 from .embedding_methods import LinearProbe, fit_logistic_head

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from encoders import embed, load_tokenizer
+from greennlp.encoders import embed, load_tokenizer
 
 from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters, load_sentence_encoder
 from .training import train_steps

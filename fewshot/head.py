@@ -8,7 +8,7 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer
 
-from encoders import efficient_training_args, load_encoder, load_tokenizer
+from greennlp.encoders import efficient_training_args, load_encoder, load_tokenizer
 
 from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters, length_sorted_batches
 

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM
 
-from encoders import load_tokenizer, resolve_model_path
+from greennlp.encoders import load_tokenizer
+from greennlp.encoders.models import resolve_model_path
 
 from .base import DEFAULT_CAUSAL_LM, FewShotClassifier
 from .verbalizers import label_word_ids, normalize_verbalizer, space_before, split_template
@@ -140,7 +141,7 @@ class InContextClassifier(FewShotClassifier):
         ``len(ids) + longest label word <= context_length_`` always holds.
         """
         limit = self.context_length_ - max(len(ids) for ids in self.label_ids_)
-        demos = [[list(ids), label] for ids, (_, label) in zip(self._demo_text_ids, self.demonstrations_)]
+        demos = [[list(ids), label] for ids, (_, label) in zip(self._demo_text_ids, self.demonstrations_, strict=True)]
         query = self._tokens(self._text_prefix + text)
         fixed = len(self._before_ids) + len(self._query_suffix_ids)
         report = {"dropped": 0, "cut_tokens": 0}
@@ -203,7 +204,7 @@ class InContextClassifier(FewShotClassifier):
     @torch.inference_mode()
     def _log_likelihoods(self, texts: list[str]) -> np.ndarray:
         """``(len(texts), classes)`` log-likelihood of each label word after each text's prompt."""
-        prompts, reports = zip(*(self.build_prompt(text) for text in texts))
+        prompts, reports = zip(*(self.build_prompt(text) for text in texts), strict=True)
         self.prompt_report_ = {
             "prompts": len(texts),
             "demonstrations_dropped": sum(r["dropped"] for r in reports),

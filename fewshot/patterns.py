@@ -8,7 +8,7 @@ import torch
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
-from encoders import load_encoder, load_tokenizer
+from greennlp.encoders import load_encoder, load_tokenizer
 
 from .base import DEFAULT_MASKED_LM, FewShotClassifier, count_trainable_parameters, seed_everything
 from .training import train_steps

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from budgets import flop_counter, save_figure, write_parquet
+from greennlp._files import save_figure, write_parquet
+from greennlp.budgets import flop_counter
 
 from .base import FewShotClassifier
 from .sampling import sample_k_shot
@@ -97,7 +98,7 @@ def run_benchmark(
                 logger.info("%s %s k=%d seed=%d accuracy=%.4f train=%.1fs", dataset_name, name, k, seed,
                             row["accuracy"], row["train_seconds"])
                 if output_dir is not None:
-                    write_parquet(_table(rows), Path(output_dir) / "runs.parquet")
+                    write_parquet(Path(output_dir) / "runs.parquet", _table(rows))
     table = _table(rows)
     if output_dir is not None:
         write_benchmark(table, output_dir)
@@ -110,10 +111,10 @@ def write_benchmark(runs: pd.DataFrame, output_dir: str | os.PathLike) -> pd.Dat
     method and K). Use it to report runs merged from several benchmarks."""
     output_dir = Path(output_dir)
     summary = summarize_benchmark(runs).reset_index()
-    write_parquet(runs, output_dir / "runs.parquet")
-    write_parquet(summary, output_dir / "summary.parquet")
+    write_parquet(output_dir / "runs.parquet", runs)
+    write_parquet(output_dir / "summary.parquet", summary)
     figure = plot_accuracy_vs_k(runs)
-    save_figure(figure, output_dir / "accuracy_vs_k.png")
+    save_figure(output_dir / "accuracy_vs_k.png", figure)
     figure.clf()
     return summary
 
@@ -198,7 +199,7 @@ def plot_accuracy_vs_k(runs: pd.DataFrame):
     summary = summarize_benchmark(runs).reset_index()
     datasets = list(dict.fromkeys(summary["dataset"]))
     figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
-    for axis, name in zip(axes[0], datasets):
+    for axis, name in zip(axes[0], datasets, strict=True):
         part = summary[summary["dataset"] == name]
         for method, rows in part.groupby("method", sort=False):
             axis.errorbar(rows["k"], rows["accuracy_mean"], yerr=rows["accuracy_std"], marker="o", capsize=3,

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from transformers import get_linear_schedule_with_warmup
 
-from encoders import bf16_supported
+from greennlp.encoders import bf16_supported
 
 
 def train_steps(

@@ -1,39 +1,40 @@
-"""Choosing less data: by data-map region, by any per-example score, or at random (the baseline); score
-selection beyond one end (both ends, stratified), embedding-prototype pruning, and Gopher/C4 corpus cleaning
-(with an optional offline language-id rule)."""
-from .cleaning import annotate_quality, clean_corpus, default_rules, drop_reasons, drop_summary
-from .embedding_cache import cached_embed
-from .heuristics import (
-    AlphabeticWords,
-    BulletLines,
-    EllipsisLines,
-    FoulWords,
-    LeftoverMarkup,
-    MeanWordLength,
-    QualityRule,
-    StopWords,
-    SymbolRatio,
-    WordCount,
-)
-from .language import LanguageID, identify_language
-from .prototypes import PrototypePruner
-from .regions import select_by_region
-from .repetition import RepeatedLines, RepeatedNGrams
-from .selection import select_by_score, select_random
-from .stratified import class_quotas, select_ends, select_stratified
+"""Choosing less data: by data-map region, by any per-example score, at random (the baseline), at both ends or
+stratified, by embedding prototypes (Sorscher et al. 2022); and Gopher/C4 corpus cleaning.
 
+Corpus cleaning (``annotate_quality``, ``clean_corpus`` and the rules) imports no torch or transformers: names
+resolve on first use, so ``from greennlp.filters import WordCount`` stays light on CPU-only data machines."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greennlp._lazy import attach
+
+_EXPORTS = {
+    "AlphabeticWords": ".heuristics",
+    "BulletLines": ".heuristics",
+    "EllipsisLines": ".heuristics",
+    "FoulWords": ".heuristics",
+    "LanguageID": ".language",
+    "LeftoverMarkup": ".heuristics",
+    "MeanWordLength": ".heuristics",
+    "PrototypePruner": ".prototypes",
+    "QualityRule": ".heuristics",
+    "RepeatedLines": ".repetition",
+    "RepeatedNGrams": ".repetition",
+    "StopWords": ".heuristics",
+    "SymbolRatio": ".heuristics",
+    "WordCount": ".heuristics",
+    "annotate_quality": ".cleaning",
+    "clean_corpus": ".cleaning",
+    "default_rules": ".cleaning",
+    "drop_summary": ".cleaning",
+    "select_by_region": ".regions",
+    "select_by_score": ".selection",
+    "select_ends": ".stratified",
+    "select_random": ".selection",
+    "select_stratified": ".stratified",
+}
 __all__ = [
-    "select_by_region",
-    "select_by_score",
-    "select_random",
-    # score selection beyond one end, stratified / balanced
-    "class_quotas",
-    "select_ends",
-    "select_stratified",
-    # embedding-prototype pruning
-    "PrototypePruner",
-    "cached_embed",
-    # corpus-cleaning heuristics
     "AlphabeticWords",
     "BulletLines",
     "EllipsisLines",
@@ -41,6 +42,7 @@ __all__ = [
     "LanguageID",
     "LeftoverMarkup",
     "MeanWordLength",
+    "PrototypePruner",
     "QualityRule",
     "RepeatedLines",
     "RepeatedNGrams",
@@ -50,7 +52,32 @@ __all__ = [
     "annotate_quality",
     "clean_corpus",
     "default_rules",
-    "drop_reasons",
     "drop_summary",
-    "identify_language",
+    "select_by_region",
+    "select_by_score",
+    "select_ends",
+    "select_random",
+    "select_stratified",
 ]
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .cleaning import annotate_quality, clean_corpus, default_rules, drop_summary
+    from .heuristics import (
+        AlphabeticWords,
+        BulletLines,
+        EllipsisLines,
+        FoulWords,
+        LeftoverMarkup,
+        MeanWordLength,
+        QualityRule,
+        StopWords,
+        SymbolRatio,
+        WordCount,
+    )
+    from .language import LanguageID
+    from .prototypes import PrototypePruner
+    from .regions import select_by_region
+    from .repetition import RepeatedLines, RepeatedNGrams
+    from .selection import select_by_score, select_random
+    from .stratified import select_ends, select_stratified

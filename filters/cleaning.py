@@ -135,7 +135,7 @@ def annotate_quality(
     Examples
     --------
     >>> from datasets import Dataset
-    >>> from filters import annotate_quality, WordCount
+    >>> from greennlp.filters import annotate_quality, WordCount
     >>> ds = Dataset.from_dict({"text": ["too short", "a b c d e f"]})
     >>> list(annotate_quality(ds, rules=[WordCount(min_words=5)])["drop_reason"])
     ['word_count', '']

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamaps import atomic_write
-from encoders import embed
+from greennlp._files import atomic_write
+from greennlp.encoders import embed
 
 CACHE_ENV = "GREENNLP_CACHE_DIR"
 

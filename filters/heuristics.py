@@ -12,7 +12,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
-
 # Gopher's English stop-word test: a document must contain at least two of these words.
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 _BULLETS = ("-", "*", "•", "‣", "◦", "⁃", "–", "—", "·")

@@ -9,7 +9,8 @@ import numpy as np
 from datasets import Dataset
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
-from encoders import DEFAULT_PRETRAINED, embed
+from greennlp.encoders import embed
+from greennlp.encoders.models import DEFAULT_PRETRAINED
 
 from .embedding_cache import cached_embed
 from .selection import select_by_score

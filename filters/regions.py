@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datasets import Dataset
 
-from datamaps import REGIONS, DataMap
-from datamaps.regions import canonical_region
+from greennlp.datamaps import REGIONS, DataMap
+from greennlp.datamaps.regions import canonical_region
 
 from .selection import select_by_score
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from datamaps import count_for_fraction, top_positions
+from greennlp.datamaps.regions import count_for_fraction, top_positions
 
 
 def select_by_score(dataset: Dataset, scores: pd.Series | np.ndarray, fraction: float | None = None,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from datamaps import count_for_fraction, top_positions
+from greennlp.datamaps.regions import count_for_fraction, top_positions
 
 KEEP_CHOICES = ("highest", "lowest", "both", "middle", "random")
 
@@ -142,11 +142,11 @@ def class_quotas(labels, total: int, balance: str = "proportional") -> dict:
     # largest remainders first; stable sort keeps class order among equal remainders
     for index in np.argsort(-(exact - quotas), kind="stable")[: total - quotas.sum()]:
         quotas[index] += 1
-    too_small = [(c.item(), int(q), int(n)) for c, q, n in zip(classes, quotas, counts) if q > n]
+    too_small = [(c.item(), int(q), int(n)) for c, q, n in zip(classes, quotas, counts, strict=True) if q > n]
     if too_small:
         raise ValueError(f"classes too small for balance='equal' (class, quota, available): {too_small}; lower "
                          "the fraction or use balance='proportional'.")
-    return {c.item() if hasattr(c, "item") else c: int(q) for c, q in zip(classes, quotas)}
+    return {c.item() if hasattr(c, "item") else c: int(q) for c, q in zip(classes, quotas, strict=True)}
 
 
 def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, keep: str = "highest",

@@ -1,36 +1,30 @@
 """Content-word masking for masked-LM pretraining: spaCy tagger -> subword alignment -> MLM collator.
 
 Random MLM masking spends much of its budget on stop words and punctuation; these tools mask content
-words instead, with random and whole-word masking as baselines that read the same tagged dataset.
-"""
-from .alignment import (
-    CONTENT_MASK_COLUMN,
-    WORD_IDS_COLUMN,
-    add_content_word_mask,
-    align_batch,
-    align_words_to_tokens,
-)
-from .collator import (
-    BUDGETS,
-    MASKING_STRATEGIES,
-    DataCollatorForBaselineMasking,
-    DataCollatorForContentMasking,
-    mlm_collator,
-)
-from .tagger import DEFAULT_CONTENT_POS, FUNCTION_POS, ContentWordTagger
+words instead, with random and whole-word masking as baselines that read the same tagged dataset."""
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from greennlp._lazy import attach
+
+_EXPORTS = {
+    "ContentWordTagger": ".tagger",
+    "DataCollatorForBaselineMasking": ".collator",
+    "DataCollatorForContentMasking": ".collator",
+    "add_content_word_mask": ".alignment",
+    "mlm_collator": ".collator",
+}
 __all__ = [
-    "BUDGETS",
-    "CONTENT_MASK_COLUMN",
-    "DEFAULT_CONTENT_POS",
-    "FUNCTION_POS",
-    "MASKING_STRATEGIES",
-    "WORD_IDS_COLUMN",
     "ContentWordTagger",
     "DataCollatorForBaselineMasking",
     "DataCollatorForContentMasking",
     "add_content_word_mask",
-    "align_batch",
-    "align_words_to_tokens",
     "mlm_collator",
 ]
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .alignment import add_content_word_mask
+    from .collator import DataCollatorForBaselineMasking, DataCollatorForContentMasking, mlm_collator
+    from .tagger import ContentWordTagger

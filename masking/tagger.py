@@ -164,7 +164,7 @@ class ContentWordTagger:
         spans = np.stack([starts, ends, content.astype(np.int64)], axis=1)
         pieces = np.split(spans, np.cumsum([len(a) for a in arrays])[:-1])
         keeps = np.split(keep, np.cumsum([len(a) for a in arrays])[:-1])
-        return [piece[k] for piece, k in zip(pieces, keeps)]
+        return [piece[k] for piece, k in zip(pieces, keeps, strict=True)]
 
     def _lexical(self, vocab, orth: int) -> tuple[int, int, int]:
         """``(ok, leading, trailing)`` for a word form: ``ok`` when it has a letter or digit and (with
@@ -190,7 +190,7 @@ class ContentWordTagger:
         texts = list(texts)
         return [
             [text[start:end] for start, end, is_content in spans if is_content]
-            for text, spans in zip(texts, self.word_spans(texts))
+            for text, spans in zip(texts, self.word_spans(texts), strict=True)
         ]
 
     def __repr__(self) -> str:

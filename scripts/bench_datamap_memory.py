@@ -18,9 +18,10 @@ import numpy as np
 import psutil
 import torch
 
-from datamaps import DataMap, DynamicsRecorder
-from datamaps.matching import ExampleIndex
-from datamaps.storage import write_table
+from greennlp.datamaps import DataMap
+from greennlp.datamaps.matching import ExampleIndex
+from greennlp.datamaps.recorder import DynamicsRecorder
+from greennlp.datamaps.storage import write_table
 
 
 class PeakMemory:

@@ -15,8 +15,15 @@ import time
 
 from transformers import TrainerCallback
 
-from datamaps import DataMapCallback
-from encoders import MINIATURE_SIZES, fine_tune, load_benchmark, load_encoder, load_tokenizer, train_wordpiece_tokenizer
+from greennlp.datamaps import DataMapCallback
+from greennlp.encoders import (
+    MINIATURE_SIZES,
+    fine_tune,
+    load_benchmark,
+    load_encoder,
+    load_tokenizer,
+    train_wordpiece_tokenizer,
+)
 
 
 def main(argv=None) -> dict:
@@ -60,7 +67,7 @@ def main(argv=None) -> dict:
     ratios = {}
     for mode in ("train", "eval"):
         for kind, k in (("wall", 0), ("cpu", 1)):
-            ratios[f"{mode}_{kind}"] = statistics.median(t[k] / b[k] for t, b in zip(times[mode], times["none"]))
+            ratios[f"{mode}_{kind}"] = statistics.median(t[k] / b[k] for t, b in zip(times[mode], times["none"], strict=True))
     print(f"\nmodel {args.model}, {len(train):,} examples x {args.epochs} epochs, {args.rounds} alternated rounds")
     for kind, k in (("wall", 0), ("cpu", 1)):
         print(f"median {kind} time: none {statistics.median(t[k] for t in times['none']):.2f}s, "

@@ -37,21 +37,22 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from budgets import BudgetCallback, write_json  # noqa: E402
-from encoders import (  # noqa: E402
+from greennlp._files import write_json  # noqa: E402
+from greennlp.budgets import BudgetCallback  # noqa: E402
+from greennlp.encoders import (  # noqa: E402
     MINIATURE_SIZES,
     PaddingCollator,
     efficient_training_args,
     fine_tune,
-    length_grouped_order,
     load_benchmark,
     load_encoder,
     load_tokenizer,
-    model_size_mb,
     quantize_int8,
     tokenize_dataset,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.data import length_grouped_order  # noqa: E402
+from greennlp.encoders.quantization import model_size_mb  # noqa: E402
 
 SETUPS = ("run_glue", "careful", "flags", "greennlp")
 
@@ -238,8 +239,8 @@ def main() -> None:
                                 train_sampling_strategy="random")
             inference[size] = bench_inference(trainer.model, tokenizer, dev_text, rounds=args.inference_rounds)
             print(json.dumps(inference[size]), flush=True)
-        write_json({"command_args": vars(args), "threads": torch.get_num_threads(), "inference": inference},
-                   workdir / "results.json")
+        write_json(workdir / "results.json",
+                   {"command_args": vars(args), "threads": torch.get_num_threads(), "inference": inference})
         print(markdown([], inference))
         return
     for size in args.sizes:
@@ -267,7 +268,7 @@ def main() -> None:
             inference[size] = bench_inference(last_model[size], tokenizer, dev_text, rounds=3)
             print(json.dumps(inference[size]), flush=True)
     report = {"command_args": vars(args), "threads": torch.get_num_threads(), "train": results, "inference": inference}
-    write_json(report, workdir / "results.json")
+    write_json(workdir / "results.json", report)
     print(markdown(results, inference))
 
 

@@ -20,8 +20,9 @@ import time
 
 from datasets import Dataset, disable_caching
 
-from encoders import load_benchmark
-from filters import annotate_quality, default_rules, drop_reasons
+from greennlp.encoders import load_benchmark
+from greennlp.filters import annotate_quality, default_rules
+from greennlp.filters.cleaning import drop_reasons
 
 TITLE = re.compile(r"^= [^=].* =$")  # WikiText article titles look like "= Title =", sections "= = Section = ="
 

@@ -23,9 +23,10 @@ import torch
 from datasets import Dataset, disable_caching
 from transformers import DataCollatorForLanguageModeling
 
-from budgets import write_json
-from encoders import DEFAULT_PRETRAINED, load_benchmark, load_tokenizer
-from masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask, mlm_collator
+from greennlp._files import write_json
+from greennlp.encoders import load_benchmark, load_tokenizer
+from greennlp.encoders.models import DEFAULT_PRETRAINED
+from greennlp.masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask, mlm_collator
 
 
 def bench_tagging(texts, tokenizer, tagger, rounds):
@@ -114,7 +115,7 @@ def main() -> None:
     results["collation"] = bench_collators(rows, tokenizer, args.batch_size, args.rounds)
     print(json.dumps(results, indent=2))
     if args.output:
-        write_json(results, args.output)
+        write_json(args.output, results)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from budgets import NAMED_STRATEGIES, BudgetCurve  # noqa: E402
-from datamaps import DataMap, DataMapCallback  # noqa: E402
-from encoders import (  # noqa: E402
+from greennlp.budgets import BudgetCurve
+from greennlp.budgets.curve import NAMED_STRATEGIES  # noqa: E402
+from greennlp.datamaps import DataMap, DataMapCallback  # noqa: E402
+from greennlp.encoders import (  # noqa: E402
     MINIATURE_SIZES,
     fine_tune,
     load_benchmark,

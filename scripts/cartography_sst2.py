@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datamaps import DataMap, DataMapCallback
-from encoders import (
+from greennlp.datamaps import DataMap, DataMapCallback
+from greennlp.encoders import (
     MINIATURE_SIZES,
     accuracy,
     fine_tune,
@@ -31,7 +31,7 @@ from encoders import (
     load_tokenizer,
     train_wordpiece_tokenizer,
 )
-from filters import select_by_region, select_random
+from greennlp.filters import select_by_region, select_random
 
 SUBSETS = ("100%", "ambiguous", "random", "easy-to-learn", "hard-to-learn")
 

@@ -25,9 +25,8 @@ import pandas as pd  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from budgets import save_figure  # noqa: E402
-from datamaps import atomic_write  # noqa: E402
-from encoders import accuracy, fine_tune, load_benchmark, load_encoder  # noqa: E402
+from greennlp._files import save_figure, write_text  # noqa: E402
+from greennlp.encoders import accuracy, fine_tune, load_benchmark, load_encoder  # noqa: E402
 
 # task -> (train split, evaluation split, number of classes)
 TASKS = {"sst2": ("train", "dev", 2), "trec": ("train", "test", 6)}
@@ -111,7 +110,7 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
     print("\n".join(lines))
     tasks = list(table.task.unique())
     figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
-    for axis, task in zip(axes[0], tasks):
+    for axis, task in zip(axes[0], tasks, strict=True):
         part = grouped[grouped.task == task]
         baseline = part[part.masking == "none"]
         for masking in sorted(set(part.masking) - {"none"}):
@@ -121,7 +120,7 @@ def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
         axis.set(title=task, xlabel="pretraining steps", ylabel="accuracy")
         axis.legend()
     figure.tight_layout()
-    save_figure(figure, output_dir / "accuracy_vs_steps.png")
+    save_figure(output_dir / "accuracy_vs_steps.png", figure)
 
 
 def pretraining_seed_lines(table: pd.DataFrame) -> list[str]:
@@ -143,10 +142,6 @@ def pretraining_seed_lines(table: pd.DataFrame) -> list[str]:
             part = pd.concat([baseline, pretrained[pretrained.pretrain_seed == seed]])
             lines.append(f"\n{task}, pretraining seed {seed}: steps to match: {steps_to_match(part, task)}")
     return lines
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
 
 
 def main() -> None:

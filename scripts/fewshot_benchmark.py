@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from encoders import DEFAULT_PRETRAINED, load_benchmark, resolve_model_path
-from fewshot import (
+from greennlp.encoders import load_benchmark
+from greennlp.encoders.models import DEFAULT_PRETRAINED, resolve_model_path
+from greennlp.fewshot import (
     ContrastiveClassifier,
     HeadClassifier,
     LinearProbe,
@@ -161,7 +162,7 @@ def main() -> None:
             output_dir=Path(args.output_dir) / name, dataset_name=name, count_flops=not args.no_flops,
         ))
     summary = summarize_benchmark(pd.concat(tables, ignore_index=True)).reset_index()
-    summary["accuracy"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(summary["accuracy_mean"], summary["accuracy_std"])]
+    summary["accuracy"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(summary["accuracy_mean"], summary["accuracy_std"], strict=True)]
     columns = ["dataset", "method", "k", "accuracy", "seeds", *PRICE_COLUMNS]
     print(markdown(summary[columns]))
 
@@ -183,7 +184,7 @@ def accuracy_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """K down, methods across, ``mean ± std (seeds)`` in percent, for one dataset of a summary table."""
     part = summary[summary["dataset"] == dataset]
     cells = part.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f} ({n})" for m, s, n in
-                              zip(part["accuracy_mean"], part["accuracy_std"], part["seeds"])])
+                              zip(part["accuracy_mean"], part["accuracy_std"], part["seeds"], strict=True)])
     table = cells.pivot(index="k", columns="method", values="cell")
     return table[list(dict.fromkeys(part["method"]))].reset_index()
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from datamaps import DataMap
-from encoders import load_benchmark
-from filters import PrototypePruner, select_stratified
+from greennlp.datamaps import DataMap
+from greennlp.encoders import load_benchmark
+from greennlp.filters import PrototypePruner, select_stratified
 
 # method -> (score, which end to keep). Every method selects class-stratified (same count per class as random),
 # because one-ended score selection can pick one class almost only (EL2N did early in a pilot run).

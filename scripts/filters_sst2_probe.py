@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filters_sst2_common import EVAL_NAMES, METHODS, load_map, load_texts, score_sources, selector, summary_markdown
 from sklearn.linear_model import LogisticRegression
 
-from encoders import DEFAULT_PRETRAINED
-from filters import cached_embed
-from filters_sst2_common import EVAL_NAMES, METHODS, load_map, load_texts, score_sources, selector, summary_markdown
+from greennlp.encoders.models import DEFAULT_PRETRAINED
+from greennlp.filters.embedding_cache import cached_embed
 
 
 def main(argv=None) -> pd.DataFrame:

@@ -31,14 +31,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from filters_sst2_common import (
+    EVAL_NAMES,
+    METHODS,
+    load_map,
+    load_texts,
+    map_dir,
+    score_sources,
+    selector,
+    summary_markdown,
+)
 from transformers import DataCollatorWithPadding, Trainer
 from transformers.utils import logging as hf_logging
 
-from budgets import BudgetCurve, write_json
-from datamaps import DataMapCallback
-from encoders import DEFAULT_PRETRAINED, efficient_training_args, load_encoder, train_wordpiece_tokenizer
-from filters import cached_embed
-from filters_sst2_common import EVAL_NAMES, METHODS, load_map, load_texts, map_dir, score_sources, selector, summary_markdown
+from greennlp._files import write_json
+from greennlp.budgets import BudgetCurve
+from greennlp.datamaps import DataMapCallback
+from greennlp.encoders import efficient_training_args, load_encoder, train_wordpiece_tokenizer
+from greennlp.encoders.models import DEFAULT_PRETRAINED
+from greennlp.filters.embedding_cache import cached_embed
 
 
 def tokenize(dataset, tokenizer, max_length):
@@ -67,7 +78,7 @@ def record_map(train, evals, tokenizer, args, seed: int, output: Path) -> dict:
         for name, dataset in evals.items():
             prediction = trainer.predict(dataset)
             row[name] = float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())
-    write_json(row, map_dir(output, seed) / "full_run.json")
+    write_json(map_dir(output, seed) / "full_run.json", row)
     return row
 
 
@@ -129,8 +140,8 @@ def main(argv=None) -> None:
                 print(record_map(train, evals, tokenizer, args, seed, output), flush=True)
             if args.stage in ("curve", "all"):
                 run_curve(train, raw_train, evals, tokenizer, args, seed, output)
-        write_json({"args": vars(args), "train_positive_share": float(np.mean(raw_train["label"]))},
-                   output / f"about_seeds{'-'.join(map(str, args.seeds))}.json")
+        write_json(output / f"about_seeds{'-'.join(map(str, args.seeds))}.json",
+                   {"args": vars(args), "train_positive_share": float(np.mean(raw_train["label"]))})
 
     table = collect(output)
     table.to_csv(output / "runs.csv", index=False)

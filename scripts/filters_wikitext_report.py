@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import random
 
+from bench_filters import wikitext_documents
 from datasets import Dataset
 
-from bench_filters import wikitext_documents
-from filters import annotate_quality, default_rules, drop_summary
+from greennlp.filters import annotate_quality, default_rules, drop_summary
 
 
 def shorten(text: str, limit: int) -> str:

@@ -26,9 +26,11 @@ import torch.nn.functional as F
 from datasets import Dataset, load_from_disk
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling
 
-from budgets import write_json
-from encoders import MINIATURE_SIZES, bf16_supported, default_device, load_benchmark, load_encoder, train_wordpiece_tokenizer
-from masking import MASKING_STRATEGIES, BUDGETS, ContentWordTagger, add_content_word_mask, mlm_collator
+from greennlp._files import write_json
+from greennlp.encoders import MINIATURE_SIZES, bf16_supported, load_benchmark, load_encoder, train_wordpiece_tokenizer
+from greennlp.encoders.models import default_device
+from greennlp.masking import ContentWordTagger, add_content_word_mask, mlm_collator
+from greennlp.masking.collator import BUDGETS, MASKING_STRATEGIES
 
 PACKED_COLUMNS = ("input_ids", "special_tokens_mask", "content_word_mask", "word_ids", "offset_mapping")
 
@@ -189,7 +191,7 @@ def train(args) -> None:
     summary = {**{k: (v if not isinstance(v, Path) else str(v)) for k, v in vars(args).items()}, "total_steps": steps,
                "tokens": seen_tokens, "masked_tokens": masked_tokens, "seconds": round(time.perf_counter() - start, 1),
                "bf16": use_bf16, "device": str(device), "checkpoints": [f"step-{s}" for s in checkpoints]}
-    write_json(summary, out / "summary.json")
+    write_json(out / "summary.json", summary)
 
 
 def benchmark_loops(args) -> None:
@@ -238,7 +240,7 @@ def benchmark_loops(args) -> None:
               "speedup_vs_plain": {n: round((t / s) / (base[0] / base[1]), 2) for n, (t, s) in totals.items()}}
     print(json.dumps(result, indent=2))
     if args.output_dir:
-        write_json(result, Path(args.output_dir) / "loop_benchmark.json")
+        write_json(Path(args.output_dir) / "loop_benchmark.json", result)
 
 
 def publish_folder(path: Path, write) -> None:

@@ -17,14 +17,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from encoders import (  # noqa: E402
+from greennlp.encoders import (  # noqa: E402
     PaddingCollator,
-    length_grouped_order,
     load_benchmark,
     load_encoder,
     tokenize_dataset,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.data import length_grouped_order  # noqa: E402
 
 
 def timed_steps(model, optimizer, batches, autocast: bool) -> tuple[float, float]:

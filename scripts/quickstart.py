@@ -18,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from datamaps import DataMap, DataMapCallback
-from encoders import (
-    DEFAULT_PRETRAINED,
+from greennlp.datamaps import DataMap, DataMapCallback
+from greennlp.encoders import (
     MINIATURE_SIZES,
     accuracy,
     fine_tune,
@@ -29,7 +28,8 @@ from encoders import (
     load_tokenizer,
     train_wordpiece_tokenizer,
 )
-from filters import select_by_region, select_random
+from greennlp.encoders.models import DEFAULT_PRETRAINED
+from greennlp.filters import select_by_region, select_random
 
 WEAK_MODEL_NOTE = (
     "Note: a miniature BERT trained from scratch is a weak model. Its data map mostly tells which sentences carry "

@@ -28,7 +28,7 @@ def _seed_everything():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from encoders import train_wordpiece_tokenizer
+    from greennlp.encoders import train_wordpiece_tokenizer
 
     return train_wordpiece_tokenizer(synthetic_sentiment(500)["text"], vocab_size=200)
 

@@ -3,11 +3,11 @@ import sys
 
 import pytest
 from datasets import Dataset
+from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding, Trainer
 
-from budgets import BudgetCallback, PriceTag
-from encoders import efficient_training_args, load_encoder
-from synthetic import synthetic_sentiment
+from greennlp.budgets import BudgetCallback, PriceTag
+from greennlp.encoders import efficient_training_args, load_encoder
 
 
 def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2):

@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from datasets import Dataset
-
-from budgets import BudgetCurve
-from datamaps import DataMap
-from encoders import load_encoder, tokenize_dataset
 from synthetic import synthetic_sentiment
+
+from greennlp.budgets import BudgetCurve
+from greennlp.datamaps import DataMap
+from greennlp.encoders import load_encoder, tokenize_dataset
 
 ARGS = dict(num_train_epochs=1, per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=2e-3,
             bf16=False, train_sampling_strategy="random")

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from budgets import expected_max_performance, plot_expected_max, save_figure
+from greennlp._files import save_figure
+from greennlp.budgets import expected_max_performance, plot_expected_max
 
 
 def test_hand_computed_three_scores():
@@ -50,7 +51,7 @@ def test_plot_against_trials_and_cost(tmp_path):
     figure = plot_expected_max([0.7, 0.8, 0.75, 0.82], costs=[10, 12, 11, 9], cost_label="seconds", label="tiny")
     assert len(figure.axes) == 2
     assert figure.axes[1].get_lines()[0].get_xdata()[-1] == pytest.approx(4 * 10.5)
-    path = save_figure(figure, tmp_path / "emp.png")
+    path = save_figure(tmp_path / "emp.png", figure)
     assert path.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="one cost per trial"):
         plot_expected_max([0.7, 0.8], costs=[1.0])

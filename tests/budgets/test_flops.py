@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from budgets import training_step_flops
-from encoders import load_encoder
+from greennlp.budgets.flops import training_step_flops
+from greennlp.encoders import load_encoder
 
 
 @pytest.mark.parametrize("batch,length", [(4, 16), (2, 33)])
@@ -21,7 +21,7 @@ def test_training_step_flops_match_analytic_count(tiny_tokenizer, analytic_flops
 
 
 def test_attention_is_counted_on_cpu():
-    from budgets import flop_counter
+    from greennlp.budgets import flop_counter
 
     q = torch.randn(1, 2, 8, 16)
     with flop_counter() as counter:

@@ -1,5 +1,4 @@
 import pytest
-
 from datamap_fixtures import tiny_dataset
 
 

@@ -1,12 +1,11 @@
 """A tiny, fast classification set-up shared by the data-map tests."""
 from __future__ import annotations
 
-
 from datasets import Dataset
+from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from synthetic import synthetic_sentiment
-from encoders import load_encoder
+from greennlp.encoders import load_encoder
 
 
 def tiny_dataset(tokenizer, n: int = 45, seed: int = 1, flip: float = 0.0) -> Dataset:

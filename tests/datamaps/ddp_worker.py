@@ -2,9 +2,10 @@
 import sys
 
 from datamap_fixtures import frozen_model, make_trainer, tiny_dataset
-from datamaps import DataMapCallback
-from encoders import train_wordpiece_tokenizer
 from synthetic import synthetic_sentiment
+
+from greennlp.datamaps import DataMapCallback
+from greennlp.encoders import train_wordpiece_tokenizer
 
 output = sys.argv[1]
 tokenizer = train_wordpiece_tokenizer(synthetic_sentiment(500)["text"], vocab_size=200)

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from datamap_fixtures import frozen_model, make_trainer, tiny_dataset, training_args
 from transformers import DataCollatorWithPadding, Trainer
 
-from datamap_fixtures import frozen_model, make_trainer, tiny_dataset, training_args
-from datamaps import DataMap, DataMapCallback, DataMapError
-from datamaps.storage import epoch_path, read_table
+from greennlp.datamaps import DataMap, DataMapCallback, DataMapError
+from greennlp.datamaps.storage import epoch_path, read_table
 
 
 def clean_p_gold(model, tokenizer, dataset) -> np.ndarray:

@@ -4,11 +4,12 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-
 from datamap_fixtures import frozen_model, make_trainer, one_layer_model, tiny_dataset
-from datamaps import DataMap, DataMapCallback, count_for_fraction
-from datamaps.matching import ExampleIndex, fingerprint
-from datamaps.storage import write_cartography_jsonl
+
+from greennlp.datamaps import DataMap, DataMapCallback
+from greennlp.datamaps.matching import ExampleIndex, fingerprint
+from greennlp.datamaps.regions import count_for_fraction
+from greennlp.datamaps.storage import write_cartography_jsonl
 
 
 def random_map(n=30, epochs=4, classes=3, seed=0, **kwargs) -> DataMap:

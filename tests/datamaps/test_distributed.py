@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from datamaps import DataMap
+from greennlp.datamaps import DataMap
 
 HERE = Path(__file__).parent
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from datamaps import DataMap, el2n, gold_statistics, metrics_from_arrays
+from greennlp.datamaps import DataMap
+from greennlp.datamaps.metrics import el2n, gold_statistics, metrics_from_arrays
 
 
 def test_gold_statistics_by_hand():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from encoders import (
+from greennlp.encoders import (
     MINIATURE_SIZES,
     efficient_training_args,
     embed,

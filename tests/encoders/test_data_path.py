@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset
+from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding
 
-from encoders import PaddingCollator, length_grouped_order, tokenize_dataset
-from synthetic import synthetic_sentiment
+from greennlp.encoders import PaddingCollator, tokenize_dataset
+from greennlp.encoders.data import length_grouped_order
 
 
 @pytest.fixture()
@@ -42,9 +43,9 @@ def test_length_grouped_order_is_a_seeded_permutation_with_homogeneous_batches()
 
 def test_grouped_dataset_keeps_rows_intact(texts, tiny_tokenizer):
     grouped = tokenize_dataset(texts, tiny_tokenizer, group_by_length=16, keep_columns=("text",))
-    plain = {t: ids for t, ids in zip(texts["text"], tokenize_dataset(texts, tiny_tokenizer)["input_ids"])}
+    plain = {t: ids for t, ids in zip(texts["text"], tokenize_dataset(texts, tiny_tokenizer)["input_ids"], strict=True)}
     assert len(grouped) == len(texts)
-    assert all(plain[t] == ids for t, ids in zip(grouped["text"], grouped["input_ids"]))
+    assert all(plain[t] == ids for t, ids in zip(grouped["text"], grouped["input_ids"], strict=True))
 
 
 def test_smaller_megabatches_trade_padding_for_variety(texts, tiny_tokenizer):

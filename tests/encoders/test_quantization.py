@@ -1,7 +1,8 @@
 import torch
-
-from encoders import load_encoder, model_size_mb, quantize_int8
 from synthetic import synthetic_sentiment
+
+from greennlp.encoders import load_encoder, quantize_int8
+from greennlp.encoders.quantization import model_size_mb
 
 
 def test_int8_model_is_smaller_and_agrees(tiny_tokenizer):

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 from datasets import Dataset
-from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
-
 from synthetic import synthetic_sentiment
+from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
 
 
 def save_tiny_bert(folder, tokenizer) -> str:
@@ -34,7 +33,7 @@ def tiny_test() -> Dataset:
     return Dataset.from_dict(synthetic_sentiment(20, seed=2))
 
 
-def byte_level_tokenizer(texts: list[str], special: dict[str, str]) -> "PreTrainedTokenizerFast":
+def byte_level_tokenizer(texts: list[str], special: dict[str, str]) -> PreTrainedTokenizerFast:
     """A GPT-2/RoBERTa-style byte-level BPE tokenizer trained on ``texts`` (" great" and "great" differ)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -54,7 +53,7 @@ def byte_level_tokenizer(texts: list[str], special: dict[str, str]) -> "PreTrain
 def sentiment_texts() -> list[str]:
     # "great"/"awful" only ever follow a space, so the BPE learns "Ġgreat" but not a bare "great"
     data = synthetic_sentiment(300, seed=3)
-    return [f"{text} It was {'great' if label else 'awful'}." for text, label in zip(data["text"], data["label"])]
+    return [f"{text} It was {'great' if label else 'awful'}." for text, label in zip(data["text"], data["label"], strict=True)]
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,9 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from fewshot import (
-    ContrastiveClassifier,
-    HeadClassifier,
-    LinearProbe,
-    NotFittedError,
-    PrototypeClassifier,
-    generate_pairs,
-)
+from greennlp.fewshot import ContrastiveClassifier, HeadClassifier, LinearProbe, PrototypeClassifier
+from greennlp.fewshot.base import NotFittedError
+from greennlp.fewshot.contrastive import generate_pairs
 
 FAST = {
     "head": (HeadClassifier, {"num_epochs": 2, "learning_rate": 1e-3, "bf16": False}),

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from encoders import load_tokenizer
-from fewshot import InContextClassifier, PatternClassifier, sample_k_shot
+from greennlp.encoders import load_tokenizer
+from greennlp.fewshot import InContextClassifier, PatternClassifier, sample_k_shot
 
 SENTIMENT = {0: "bad", 1: "good"}
 

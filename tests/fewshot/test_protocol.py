@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fewshot import LinearProbe, PrototypeClassifier, RUN_COLUMNS, clone_with_seed, run_benchmark, summarize_benchmark
+from greennlp.fewshot import LinearProbe, PrototypeClassifier, run_benchmark, summarize_benchmark
+from greennlp.fewshot.protocol import RUN_COLUMNS, clone_with_seed
 
 
 def test_benchmark_table_files_and_summary(tiny_bert_path, tiny_train, tiny_test, tmp_path):
@@ -55,7 +56,7 @@ def test_benchmark_errors(tiny_bert_path, tiny_train):
 
 
 def test_resume_runs_only_what_is_missing(tiny_bert_path, tiny_train, tiny_test, tmp_path, monkeypatch):
-    import fewshot.protocol as protocol
+    import greennlp.fewshot.protocol as protocol
 
     methods = {"probe": LinearProbe(tiny_bert_path)}
     first = run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0], eval_dataset=tiny_test,

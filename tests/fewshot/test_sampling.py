@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 from datasets import Dataset
 
-from fewshot import sample_k_shot
+from greennlp.fewshot import sample_k_shot
 
 
 def _dataset(counts: dict[int, int]) -> Dataset:

@@ -2,7 +2,7 @@
 import pytest
 from datasets import Dataset, IterableDataset
 
-from filters import (
+from greennlp.filters import (
     AlphabeticWords,
     BulletLines,
     EllipsisLines,
@@ -17,9 +17,9 @@ from filters import (
     annotate_quality,
     clean_corpus,
     default_rules,
-    drop_reasons,
     drop_summary,
 )
+from greennlp.filters.cleaning import drop_reasons
 
 PROSE = (
     "The committee met on Tuesday to discuss the budget for the coming year. Members agreed that the library "

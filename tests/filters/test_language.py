@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from filters import LanguageID, annotate_quality, identify_language
-from filters.language import _identifier
+from greennlp.filters import LanguageID, annotate_quality
+from greennlp.filters.language import _identifier, identify_language
 
 ENGLISH = "The committee met on Tuesday and agreed that the new bridge would be finished before the winter."
 GERMAN = "Der Ausschuss hat sich am Dienstag getroffen und beschlossen, dass die neue Brücke vor dem Winter fertig wird."

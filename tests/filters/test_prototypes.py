@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 from datasets import Dataset
-
 from synthetic import synthetic_sentiment
-from filters.embedding_cache import cached_embed, embedding_key
-from filters.prototypes import PrototypePruner, nearest_centroid_distance
+
+from greennlp.filters.embedding_cache import cached_embed, embedding_key
+from greennlp.filters.prototypes import PrototypePruner, nearest_centroid_distance
 
 DIM, PER_CLUSTER = 8, 30
 
@@ -108,7 +108,7 @@ def test_clear_errors():
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
-    from encoders import load_encoder
+    from greennlp.encoders import load_encoder
 
     folder = tmp_path_factory.mktemp("tiny_encoder")
     load_encoder("tiny", task="mlm", tokenizer=tiny_tokenizer, seed=0).save_pretrained(folder)

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from datasets import Dataset
 
-from datamaps import DataMap
-from filters import select_by_region, select_by_score, select_random
+from greennlp.datamaps import DataMap
+from greennlp.filters import select_by_region, select_by_score, select_random
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from datasets import Dataset
 
-from filters.stratified import class_quotas, keep_positions, select_ends, select_stratified
+from greennlp.filters.stratified import class_quotas, keep_positions, select_ends, select_stratified
 
 
 def test_keep_positions_every_mode():
@@ -71,8 +71,8 @@ def test_stratified_preserves_class_proportions(imbalanced, fraction):
         assert abs(counts.get(label, 0) - share * total) < 1
     # within each class the highest scores were taken
     for label in (0, 1, 2):
-        chosen = [s for s, lab in zip(kept["score"], kept["label"]) if lab == label]
-        rows = [s for s, lab in zip(imbalanced["score"], imbalanced["label"]) if lab == label]
+        chosen = [s for s, lab in zip(kept["score"], kept["label"], strict=True) if lab == label]
+        rows = [s for s, lab in zip(imbalanced["score"], imbalanced["label"], strict=True) if lab == label]
         assert sorted(chosen) == sorted(rows)[len(rows) - len(chosen):]
 
 

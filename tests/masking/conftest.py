@@ -33,7 +33,7 @@ def _wrap(tokenizer: Tokenizer, **special) -> PreTrainedTokenizerFast:
 
 
 def wordpiece(corpus: list[str]) -> PreTrainedTokenizerFast:
-    from encoders import train_wordpiece_tokenizer
+    from greennlp.encoders import train_wordpiece_tokenizer
 
     return train_wordpiece_tokenizer(corpus, vocab_size=120)
 
@@ -95,6 +95,6 @@ def lexical_tagger():
     """The spacy.blank('en') lexical strategy: any installed model is irrelevant to the tests."""
     import spacy
 
-    from masking import ContentWordTagger
+    from greennlp.masking import ContentWordTagger
 
     return ContentWordTagger(spacy.blank("en")).load()

@@ -9,7 +9,8 @@ from datasets import Dataset, IterableDataset
 from spacy.lang.en.stop_words import STOP_WORDS
 from transformers import PreTrainedTokenizer
 
-from masking import add_content_word_mask, align_words_to_tokens
+from greennlp.masking import add_content_word_mask
+from greennlp.masking.alignment import align_words_to_tokens
 
 EDGE_TEXTS = ["", "It is what it is.", "Der Hund läuft schnell über die Straße.", "big\xa0tiger runs", "tiger 😀 eats 🐯",
               "   ", "..."]
@@ -35,15 +36,15 @@ def test_content_tokens_rebuild_the_content_words(family_tokenizer, lexical_tagg
     ds = add_content_word_mask(Dataset.from_dict({"text": texts}), family_tokenizer, lexical_tagger,
                                keep_offsets=True)
     expected = lexical_tagger.content_words(texts)
-    for row, text, want in zip(ds, texts, expected):
+    for row, text, want in zip(ds, texts, expected, strict=True):
         assert len(row["content_word_mask"]) == len(row["input_ids"]) == len(row["word_ids"])
         pieces: dict[int, list[tuple[int, int]]] = {}
-        for (start, end), flag, word in zip(row["offset_mapping"], row["content_word_mask"], row["word_ids"]):
+        for (start, end), flag, word in zip(row["offset_mapping"], row["content_word_mask"], row["word_ids"], strict=True):
             if flag:
                 pieces.setdefault(word, []).append((start, end))
         rebuilt = [text[min(s for s, _ in p):max(e for _, e in p)].strip() for p in pieces.values()]
         assert rebuilt == want, (family_tokenizer.__class__, text)
-        for special, flag, word in zip(row["special_tokens_mask"], row["content_word_mask"], row["word_ids"]):
+        for special, flag, word in zip(row["special_tokens_mask"], row["content_word_mask"], row["word_ids"], strict=True):
             if special:
                 assert flag == 0 and word == -1
 
@@ -52,9 +53,9 @@ def test_no_function_word_token_is_content(family_tokenizer, lexical_tagger, cor
     ds = add_content_word_mask(Dataset.from_dict({"text": corpus}), family_tokenizer, lexical_tagger,
                                keep_offsets=True)
     n_content = 0
-    for row, text in zip(ds, corpus):
+    for row, text in zip(ds, corpus, strict=True):
         words = _regex_words(text)
-        for (start, end), flag in zip(row["offset_mapping"], row["content_word_mask"]):
+        for (start, end), flag in zip(row["offset_mapping"], row["content_word_mask"], strict=True):
             if not flag:
                 continue
             n_content += 1
@@ -73,7 +74,7 @@ def test_edge_cases_truncation_and_columns(wordpiece_tokenizer, lexical_tagger):
     assert rows[0]["content_word_mask"] == [0, 0]  # "" -> [CLS] [SEP]
     assert sum(rows[1]["content_word_mask"]) == 0  # no content word
     assert sum(rows[2]["content_word_mask"]) > 0  # German text: tagged by the English rules, no crash
-    content_words = {w for w, f in zip(rows[3]["word_ids"], rows[3]["content_word_mask"]) if f}
+    content_words = {w for w, f in zip(rows[3]["word_ids"], rows[3]["content_word_mask"], strict=True) if f}
     assert len(content_words) == 3  # NBSP separates "big" and "tiger"
     assert len(rows[-1]["input_ids"]) == 16 and rows[-1]["special_tokens_mask"][-1] == 1
     dropped = add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger, remove_columns=["text"])

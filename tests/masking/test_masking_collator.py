@@ -8,7 +8,7 @@ import torch
 from datasets import Dataset
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from masking import (
+from greennlp.masking import (
     DataCollatorForBaselineMasking,
     DataCollatorForContentMasking,
     add_content_word_mask,
@@ -34,7 +34,7 @@ def test_only_content_words_are_ever_masked(tagged, wordpiece_tokenizer):
     collator = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.5, budget="matched", seed=0)
     n_masked = 0
     for _ in range(5):  # 5 epochs x 13 batches, different draws each time
-        for start, batch_rows in zip(range(0, len(rows), 32), _batches(rows)):
+        for start, batch_rows in zip(range(0, len(rows), 32), _batches(rows), strict=True):
             labels = collator(batch_rows)["labels"]
             for i, row in enumerate(batch_rows):
                 text = texts[start + i]
@@ -56,7 +56,7 @@ def test_whole_words_are_masked_together(tagged, wordpiece_tokenizer):
         selected = collator(batch_rows)["labels"] != -100
         for i, row in enumerate(batch_rows):
             groups: dict[int, set[bool]] = {}
-            for position, (word, flag) in enumerate(zip(row["word_ids"], row["content_word_mask"])):
+            for position, (word, flag) in enumerate(zip(row["word_ids"], row["content_word_mask"], strict=True)):
                 if flag:
                     groups.setdefault(word, set()).add(bool(selected[i, position]))
             split_words += sum(len(g) > 1 for g in groups.values())
@@ -122,9 +122,9 @@ def test_seeds_make_batches_reproducible(tagged, wordpiece_tokenizer):
         return [collator(b) for b in list(_batches(rows))[:4]]
 
     first, again, other = run(5), run(5), run(6)
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["labels"], b["labels"])
-    assert any(not torch.equal(a["labels"], c["labels"]) for a, c in zip(first, other))
+    assert any(not torch.equal(a["labels"], c["labels"]) for a, c in zip(first, other, strict=True))
     torch.manual_seed(11)
     unseeded = DataCollatorForContentMasking(wordpiece_tokenizer)(rows[:32])["labels"]
     torch.manual_seed(11)
@@ -180,7 +180,7 @@ def test_clear_errors(wordpiece_tokenizer):
 def test_trainer_runs_with_the_collator(tagged, wordpiece_tokenizer, tmp_path):
     from transformers import Trainer, TrainingArguments
 
-    from encoders import load_encoder
+    from greennlp.encoders import load_encoder
 
     _, rows = tagged
     dataset = Dataset.from_list(rows[:64]).remove_columns(["offset_mapping"])

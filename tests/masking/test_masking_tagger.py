@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import spacy
 
-from masking import ContentWordTagger
-from masking import tagger as tagger_module
+from greennlp.masking import ContentWordTagger
+from greennlp.masking import tagger as tagger_module
 
 
 def tiny_pos_pipeline():

@@ -23,7 +23,7 @@ def test_ratios_are_per_round_and_medians_summarise(bench):
     columns = [c.strip() for c in header.strip("|").split("|")]
     round0 = next(line for line in text.splitlines() if line.startswith("| tiny | 0 |"))
     round1 = next(line for line in text.splitlines() if line.startswith("| tiny | 1 |"))
-    cells0 = dict(zip(columns, (c.strip() for c in round0.strip("|").split("|"))))
-    cells1 = dict(zip(columns, (c.strip() for c in round1.strip("|").split("|"))))
+    cells0 = dict(zip(columns, (c.strip() for c in round0.strip("|").split("|")), strict=True))
+    cells1 = dict(zip(columns, (c.strip() for c in round1.strip("|").split("|")), strict=True))
     assert cells0["greennlp / run_glue"] == "9.00" and cells0["greennlp / careful"] == "3.00"
     assert cells1["greennlp / careful"] == "2.50" and cells1["greennlp / run_glue"] == ""

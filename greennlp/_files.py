@@ -1,0 +1,81 @@
+"""The project's one set of file writers: every file greennlp writes goes through :func:`atomic_write`, so a crash
+never leaves half a file under the final name and a reader never sees one. Private: users get files, not writers.
+
+One signature each, target path first: ``atomic_write(path, write)``, ``write_json(path, data)``,
+``write_parquet(path, frame)``, ``write_text(path, text)``, ``save_figure(path, figure)``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write", "save_figure", "write_json", "write_parquet", "write_text"]
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(temporary_path)`` in the target folder, then rename over ``path``: readers never see half a
+    file and a crash leaves the previous version (the temporary file is removed). Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (``os.umask`` can only be read by setting it, which would
+    briefly give files that other threads create at that moment no permission mask at all)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    probe = Path(tempfile.mkdtemp())  # portable fallback: the mode a fresh file gets tells the umask
+    try:
+        file = probe / "probe"
+        file.touch(mode=0o666)
+        return 0o666 & ~file.stat().st_mode & 0o777
+    finally:
+        for child in probe.iterdir():
+            child.unlink()
+        probe.rmdir()
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON (keys in insertion order, a trailing newline) to ``path`` atomically."""
+
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, default=str)
+            handle.write("\n")
+
+    return atomic_write(path, write)
+
+
+def write_parquet(path: str | os.PathLike, frame) -> Path:
+    """Write a pandas DataFrame to Parquet at ``path`` atomically (the index is kept only when it has a name)."""
+    return atomic_write(path, lambda temporary: frame.to_parquet(temporary, index=frame.index.name is not None))
+
+
+def save_figure(path: str | os.PathLike, figure, *, dpi: int = 120) -> Path:
+    """Save a matplotlib ``Figure`` atomically; the format follows the suffix of ``path`` (``.png``, ``.svg``)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=dpi, bbox_inches="tight", format=fmt))
