@@ -2,6 +2,7 @@
 advance, and a padding collator that builds tensors without the tokenizer's slower ``pad``."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,15 @@ def tokenize_dataset(
     order = length_grouped_order(np.asarray(encoded["num_tokens"]), group_by_length, seed,
                                  megabatch_batches=megabatch_batches, shuffle_batches=shuffle_batches)
     return encoded.select(order).flatten_indices()
+
+
+def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
+    """Index arrays that batch ``texts`` by length, for inference (little padding is computed); scatter each
+    batch's results back with its index array. The one length-sorted inference batching of the project."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def length_grouped_order(

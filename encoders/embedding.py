@@ -8,6 +8,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase
 
+from .data import length_sorted_batches
 from .models import load_tokenizer, resolve_model_path
 
 
@@ -42,10 +43,8 @@ def embed(
     model.eval()
     device = next(model.parameters()).device
     encoder = getattr(model, "base_model", model)
-    order = np.argsort([len(t) for t in texts], kind="stable")
     output = None
-    for start in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="embedding"):
-        index = order[start : start + batch_size]
+    for index in tqdm(length_sorted_batches(texts, batch_size), disable=not progress, desc="embedding"):
         batch = tokenizer(
             [texts[i] for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
         ).to(device)

@@ -3,14 +3,17 @@ quickstart, the cartography reproduction and budget curves share (all on ``trans
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
 
-from .data import PaddingCollator, tokenize_dataset
+from .data import PaddingCollator, length_sorted_batches, tokenize_dataset
 from .models import bf16_supported
 from .training import efficient_training_args
 
@@ -19,62 +22,89 @@ def fine_tune(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     train: Dataset,
-    output_dir: str,
+    output_dir: str | os.PathLike | None = None,
+    *,
     epochs: float = 3,
     learning_rate: float = 5e-5,
     batch_size: int = 32,
+    warmup: float = 0.1,
+    weight_decay: float = 0.0,
     seed: int = 0,
     callbacks: Sequence[TrainerCallback] = (),
+    collator: Callable[[list[dict]], dict] | None = None,
     text_column: str = "text",
     label_column: str = "label",
     max_length: int = 128,
     keep_columns: tuple[str, ...] = (),
-    **training_overrides,
+    progress: bool = False,
+    **training_overrides: Any,
 ) -> Trainer:
     """Train ``model`` on ``train`` (raw text + labels) with :func:`efficient_training_args`; returns the Trainer.
 
-    Texts are tokenized once without padding (:func:`tokenize_dataset`) and batches padded dynamically.
-    ``keep_columns`` keeps extra columns (e.g. an id column for ``DataMapCallback(id_column=...)``).
+    The project's one fine-tuning path: the quickstart, the cartography reproduction, ``BudgetCurve`` and the
+    few-shot ``HeadClassifier`` all train through it, so their results are comparable.
+
+    Texts are tokenized once without padding (:func:`tokenize_dataset`) and batches padded dynamically
+    (``collator``, default :class:`PaddingCollator`). ``warmup`` is a linear warm-up as a fraction of the steps
+    (below 1) or a number of steps. ``keep_columns`` keeps extra columns (e.g. an id column for
+    ``DataMapCallback(id_column=...)``). ``output_dir=None`` trains in a temporary folder that is removed
+    afterwards (nothing is saved there unless ``save_strategy`` asks). Other ``TrainingArguments`` go in
+    ``training_overrides`` and win over every setting here.
     """
     tokenized = tokenize_dataset(train, tokenizer, text_column=text_column, label_column=label_column,
                                  max_length=max_length, keep_columns=keep_columns)
     settings = dict(num_train_epochs=epochs, learning_rate=learning_rate, per_device_train_batch_size=batch_size,
-                    seed=seed, data_seed=seed, logging_strategy="no", warmup_steps=0.1)
+                    weight_decay=weight_decay, seed=seed, data_seed=seed, logging_strategy="no",
+                    warmup_steps=warmup, disable_tqdm=not progress)
     settings.update(training_overrides)
-    trainer = Trainer(
-        model=model,
-        args=efficient_training_args(output_dir, **settings),
-        train_dataset=tokenized,
-        data_collator=PaddingCollator(tokenizer.pad_token_id),
-        callbacks=list(callbacks),
-    )
-    trainer.train()
+    with contextlib.ExitStack() as stack:
+        if output_dir is None:
+            output_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="greennlp-fine-tune-"))
+        trainer = Trainer(
+            model=model,
+            args=efficient_training_args(str(output_dir), **settings),
+            train_dataset=tokenized,
+            data_collator=collator or PaddingCollator(tokenizer.pad_token_id),
+            callbacks=list(callbacks),
+        )
+        trainer.train()
     return trainer
 
 
 @torch.no_grad()
-def predict_labels(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
-                   batch_size: int = 128, max_length: int = 128) -> np.ndarray:
-    """Predicted class ids for ``texts`` (length-sorted batches, bf16 autocast where supported)."""
+def predict_proba(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *,
+                  batch_size: int = 128, max_length: int = 128) -> np.ndarray:
+    """Class probabilities ``(len(texts), num_labels)`` for ``texts`` (length-sorted batches, bf16 autocast
+    where it measures faster); the project's one batched classifier inference."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    predictions = np.empty(len(texts), dtype=np.int64)
+    probabilities = None
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16_supported(device)
                 else contextlib.nullcontext())
-    for start in range(0, len(texts), batch_size):
-        index = order[start : start + batch_size]
+    for index in length_sorted_batches(texts, batch_size):
         batch = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
                           return_tensors="pt").to(device)
         with autocast:
-            predictions[index] = model(**batch).logits.argmax(-1).cpu().numpy()
+            logits = model(**batch).logits
+        if probabilities is None:
+            probabilities = np.empty((len(texts), logits.shape[-1]), dtype=np.float64)
+        probabilities[index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
     model.train(was_training)
-    return predictions
+    if probabilities is None:
+        return np.empty((0, model.config.num_labels), dtype=np.float64)
+    return probabilities
 
 
-def accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
-             text_column: str = "text", label_column: str = "label", **kwargs) -> float:
-    """Accuracy of ``model`` on a dataset with text and integer labels."""
+def predict_labels(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *,
+                   batch_size: int = 128, max_length: int = 128) -> np.ndarray:
+    """Predicted class ids for ``texts`` (see :func:`predict_proba`)."""
+    return predict_proba(model, tokenizer, texts, batch_size=batch_size, max_length=max_length).argmax(-1)
+
+
+def accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset, *,
+             text_column: str = "text", label_column: str = "label", **kwargs: Any) -> float:
+    """Accuracy of ``model`` on a dataset with text and integer labels: the project's one accuracy (the fraction
+    of examples whose predicted class id equals the label). ``kwargs`` go to :func:`predict_labels`."""
     predictions = predict_labels(model, tokenizer, dataset[text_column], **kwargs)
     return float((predictions == np.asarray(dataset[label_column])).mean())

@@ -39,12 +39,6 @@ def count_trainable_parameters(*modules: torch.nn.Module | None) -> int:
     return sum(p.numel() for module in modules if module is not None for p in module.parameters() if p.requires_grad)
 
 
-def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
-    """Index arrays that batch ``texts`` by length (little padding); scatter results back with them."""
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    return [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-
-
 def load_sentence_encoder(model_name_or_path: str, device: torch.device | None = None) -> PreTrainedModel:
     """The bare encoder (no head) behind a sentence-embedding method, with fused attention."""
     model = AutoModel.from_pretrained(resolve_model_path(model_name_or_path), attn_implementation="sdpa")

@@ -9,8 +9,9 @@ from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer
 
 from greennlp.encoders import efficient_training_args, load_encoder, load_tokenizer
+from greennlp.encoders.data import length_sorted_batches
 
-from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters, length_sorted_batches
+from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters
 
 
 class HeadClassifier(FewShotClassifier):
