@@ -28,7 +28,7 @@ from .repetition import RepeatedLines, RepeatedNGrams
 REASON_COLUMN = "drop_reason"
 
 
-def default_rules(language: str = "en") -> list[QualityRule]:
+def default_rules(*, language: str = "en") -> list[QualityRule]:
     """The default chain, cheapest first: the Gopher quality and repetition filters plus C4's markup tests.
 
     ``language`` selects the stop-word test (Gopher's eight words for "en", spaCy's list otherwise).
@@ -64,7 +64,7 @@ def check_rules(rules: Iterable[QualityRule]) -> list[QualityRule]:
     return rules
 
 
-def drop_reasons(text: str | None, rules: Sequence[QualityRule] | None = None, all_reasons: bool = False) -> str:
+def drop_reasons(text: str | None, rules: Sequence[QualityRule] | None = None, *, all_reasons: bool = False) -> str:
     """Why one document would be dropped: the first rule it fails ("" when kept), or all, joined by ",".
 
     >>> drop_reasons("too short")
@@ -83,7 +83,7 @@ def drop_reasons(text: str | None, rules: Sequence[QualityRule] | None = None, a
 
 def _annotate_batch(batch: dict, text_column: str, rules: list[QualityRule], reason_column: str,
                     all_reasons: bool) -> dict:
-    return {reason_column: [drop_reasons(text, rules, all_reasons) for text in batch[text_column]]}
+    return {reason_column: [drop_reasons(text, rules, all_reasons=all_reasons) for text in batch[text_column]]}
 
 
 def _check_dataset(dataset, text_column: str, num_proc: int | None) -> None:
@@ -100,6 +100,7 @@ def _check_dataset(dataset, text_column: str, num_proc: int | None) -> None:
 
 def annotate_quality(
     dataset: Dataset | IterableDataset,
+    *,
     text_column: str = "text",
     rules: Sequence[QualityRule] | None = None,
     num_proc: int | None = None,
@@ -160,6 +161,7 @@ def _is_kept(reasons: list[str]) -> list[bool]:
 
 def clean_corpus(
     dataset: Dataset | IterableDataset,
+    *,
     text_column: str = "text",
     rules: Sequence[QualityRule] | None = None,
     num_proc: int | None = None,
@@ -171,7 +173,8 @@ def clean_corpus(
     ``keep_reason_column=True`` keeps the (all empty) ``drop_reason`` column; by default it is removed so the
     output has the input's columns.
     """
-    annotated = annotate_quality(dataset, text_column, rules, num_proc, batch_size)
+    annotated = annotate_quality(dataset, text_column=text_column, rules=rules, num_proc=num_proc,
+                                 batch_size=batch_size)
     kwargs = dict(input_columns=REASON_COLUMN, batched=True, batch_size=batch_size)
     if isinstance(annotated, Dataset):
         kwargs.update(num_proc=num_proc, desc="keeping clean documents")
@@ -179,7 +182,7 @@ def clean_corpus(
     return kept if keep_reason_column else kept.remove_columns(REASON_COLUMN)
 
 
-def drop_summary(annotated: Dataset | IterableDataset | pd.Series | Sequence[str],
+def drop_summary(annotated: Dataset | IterableDataset | pd.Series | Sequence[str], *,
                  reason_column: str = REASON_COLUMN) -> pd.DataFrame:
     """Count the documents each rule dropped, from the output of :func:`annotate_quality`.
 

@@ -31,7 +31,7 @@ def identify_language(text: str, max_characters: int = 5000) -> tuple[str, float
     return _identifier().classify(text[:max_characters])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LanguageID(QualityRule):
     """Keep documents identified as ``language`` with probability at least ``min_probability``.
 

@@ -24,7 +24,7 @@ def _repeated_share(parts: list[str]) -> tuple[float, float]:
     return repeated / len(parts), (repeated_chars / total_chars if total_chars else 0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RepeatedLines(QualityRule):
     """Drop documents made of repeated lines or paragraphs (Gopher: 0.30 of lines, 0.20 of their characters;
     0.30 of paragraphs, 0.20 of their characters). A line counts as repeated from its second occurrence on."""
@@ -63,7 +63,7 @@ def _default_duplicate_ngrams() -> dict[int, float]:
 _HASH_BASE = np.uint64(1_000_003)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RepeatedNGrams(QualityRule):
     """Drop documents dominated by repeated word n-grams (Gopher, table A1); words are compared lowercased.
 

@@ -185,3 +185,28 @@ def test_clear_errors():
         annotate_quality(["a list"])
     with pytest.raises(ValueError, match="run annotate_quality"):
         drop_summary(ds)
+
+
+@pytest.mark.parametrize("text", ["-" * 400_000, "\U0001F600" * 200_000, "<" * 200_000, "a " + "_" * 400_000])
+def test_rules_take_linear_time_on_long_symbol_runs(text):
+    """One long line of symbols (real in web dumps) must not stall a worker: the word patterns used to backtrack
+    quadratically (16,000 dashes took 3.4 s)."""
+    import time
+
+    from greennlp.filters.heuristics import DocumentStats
+
+    start = time.perf_counter()
+    doc = DocumentStats(text)
+    decisions = [rule.keeps(doc) for rule in default_rules()]
+    assert time.perf_counter() - start < 2.0
+    assert not all(decisions)
+
+
+def test_word_splitting_matches_the_whitespace_word_definition():
+    from greennlp.filters.heuristics import DocumentStats
+
+    doc = DocumentStats("state-of-the-art --- 42 ... _x_ é\u00a0b -")
+    assert doc.content_words == ["state-of-the-art", "42", "_x_", "é", "b"]
+    # 2 of 5 words hold a letter
+    assert AlphabeticWords(min_fraction=0.4)("state-of-the-art --- 42 ... _x_")
+    assert not AlphabeticWords(min_fraction=0.5)("state-of-the-art --- 42 ... _x_")

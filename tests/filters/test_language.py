@@ -24,7 +24,7 @@ def test_missing_package_names_the_extra(monkeypatch):
 def test_identifies_and_keeps_the_target_language():
     pytest.importorskip("py3langid")
     assert identify_language(ENGLISH)[0] == "en" and identify_language(GERMAN)[0] == "de"
-    english, german = LanguageID("en"), LanguageID("de")
+    english, german = LanguageID(language="en"), LanguageID(language="de")
     assert english(ENGLISH) and not english(GERMAN) and not english(FRENCH)
     assert german(GERMAN) and not german(ENGLISH)
     assert not english("") and not english("   ")
@@ -43,10 +43,10 @@ def test_threshold_is_respected():
 def test_bad_settings_and_pickling():
     pytest.importorskip("py3langid")
     with pytest.raises(ValueError, match="ISO 639-1"):
-        LanguageID("english")
+        LanguageID(language="english")
     with pytest.raises(ValueError, match="fraction"):
         LanguageID(min_probability=1.5)
-    rule = pickle.loads(pickle.dumps(LanguageID("de")))  # what num_proc workers receive
+    rule = pickle.loads(pickle.dumps(LanguageID(language="de")))  # what num_proc workers receive
     assert rule(GERMAN)
 
 
@@ -56,5 +56,5 @@ def test_in_the_cleaning_chain():
     from datasets import Dataset
 
     ds = Dataset.from_dict({"text": [ENGLISH, GERMAN, FRENCH]})
-    reasons = annotate_quality(ds, rules=[LanguageID("en")])["drop_reason"]
+    reasons = annotate_quality(ds, rules=[LanguageID(language="en")])["drop_reason"]
     assert reasons == ["", "language", "language"]

@@ -1,0 +1,80 @@
+"""Packaging: one top-level package, a small public API resolved lazily, corpus cleaning without torch."""
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CAPABILITIES = ("datamaps", "filters", "masking", "fewshot", "encoders", "budgets")
+MAX_PUBLIC_NAMES = 63  # 110 in 0.1.0
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    # built from a copy of the sources, so that setuptools' build/ folder never lands in the repository
+    source, folder = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    for package in ("greennlp", *CAPABILITIES):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(folder), str(source)], check=True, capture_output=True)
+    (path,) = folder.glob("greennlp-*.whl")
+    return path
+
+
+def test_wheel_installs_one_top_level_package(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} == {"greennlp", wheel.name.split("-py")[0] + ".dist-info"}
+    for capability in CAPABILITIES:
+        assert f"greennlp/{capability}/__init__.py" in names
+    assert "greennlp/py.typed" in names
+    assert any(name.endswith("licenses/LICENSE") for name in names)
+
+
+def test_bare_capability_names_are_not_importable_from_the_wheel(wheel, tmp_path):
+    """Unpacked alone (no site-packages, outside the repository), the wheel gives ``greennlp`` and nothing else."""
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); import greennlp; print(greennlp.__version__)\n"
+            "try:\n    import filters\nexcept ModuleNotFoundError:\n    print('no filters')\n")
+    result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == [importlib.import_module("greennlp").__version__, "no", "filters"]
+
+
+def test_public_api_is_small_and_every_name_resolves():
+    total = 0
+    for capability in CAPABILITIES:
+        module = importlib.import_module(f"greennlp.{capability}")
+        assert module.__all__ == sorted(module._EXPORTS), capability
+        for name in module.__all__:
+            assert getattr(module, name) is not None
+        assert set(module.__all__) <= set(dir(module))
+        total += len(module.__all__)
+    assert total <= MAX_PUBLIC_NAMES
+    import greennlp
+
+    assert greennlp.__all__ == ["__version__", *sorted(greennlp._EXPORTS)]
+    assert greennlp.DataMap is importlib.import_module("greennlp.datamaps").DataMap
+    with pytest.raises(AttributeError, match="no attribute 'atomic_write'"):
+        importlib.import_module("greennlp.datamaps").atomic_write  # noqa: B018
+
+
+def test_corpus_cleaning_imports_no_torch():
+    code = ("import sys\nfrom greennlp.filters import WordCount, annotate_quality, clean_corpus, default_rules\n"
+            "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules)\n"
+            "print(','.join(heavy) or 'none')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "none"
+
+
+def test_importing_greennlp_imports_no_capability():
+    code = "import sys, greennlp\nprint(sorted(m for m in sys.modules if m.startswith('greennlp')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['greennlp', 'greennlp._lazy']"
