@@ -6,14 +6,21 @@ One signature each, target path first: ``atomic_write(path, write)``, ``write_js
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "save_figure", "write_json", "write_parquet", "write_text"]
+from filelock import FileLock, Timeout
+
+__all__ = ["FolderInUseError", "atomic_write", "exclusive_folder", "save_figure", "write_json", "write_parquet",
+           "write_text"]
+
+LOCK_FILE = ".greennlp.lock"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -21,6 +28,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     file and a crash leaves the previous version (the temporary file is removed). Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_temporaries(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(handle)
     try:
@@ -31,6 +39,42 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _remove_temporaries(path: Path) -> None:
+    """Delete temporary files that an earlier, killed write of ``path`` left behind (one writer per folder makes
+    any such file stale by the time the next write of the same target starts)."""
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(path.suffix) + "$")
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            if pattern.match(entry.name) and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+
+
+class FolderInUseError(RuntimeError):
+    """Another live process writes into this output folder."""
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: str | os.PathLike, owner: str) -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder`` (created if needed) while the block runs: one writer per folder.
+
+    Fails at once with :class:`FolderInUseError` when another live process holds it. The lock is an OS file lock
+    (``filelock``), released by the kernel when its process dies, so a killed run leaves no stale lock behind.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK_FILE), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FolderInUseError(
+            f"{owner}: another process is writing into {str(folder)!r} (it holds {LOCK_FILE}). Wait for it to "
+            "finish, or give this run its own output folder.") from None
+    try:
+        yield folder
+    finally:
+        lock.release()
 
 
 def _umask() -> int:
