@@ -8,10 +8,13 @@ gradient accumulation, DDP sharding and resuming need no special settings.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
 import os
+import threading
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,11 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 
-from greennlp._files import write_json
+from greennlp._files import FolderInUseError, exclusive_folder, write_json
 
-from .matching import ExampleIndex
+from .matching import ExampleIndex, dataset_fingerprints
 from .recorder import DynamicsRecorder, gather_observations
-from .storage import FORMAT_VERSION, METADATA_FILE, epoch_path, list_epochs
+from .storage import EXAMPLES_FILE, FORMAT_VERSION, METADATA_FILE, epoch_path, list_epochs, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +62,9 @@ class DataMapCallback(TrainerCallback):
         Batch size of the clean pass; defaults to ``per_device_eval_batch_size``.
     overwrite:
         A fresh (not resumed) run refuses to replace a map already in ``output_dir`` unless this is True.
+
+    While training, the callback holds an exclusive lock on ``output_dir``: a second run writing into the same
+    folder fails at once with ``FolderInUseError`` instead of mixing its epochs with this one's.
 
     Examples
     --------
@@ -98,11 +104,22 @@ class DataMapCallback(TrainerCallback):
         self._epoch = 0
         self._snapshot_steps: list[int] = []
         self._checked_first_batch = False
+        self._lock: contextlib.ExitStack | None = None
 
     # --- Trainer events ------------------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         if train_dataloader is None or model is None:
             raise DataMapError("DataMapCallback needs a Trainer with a train_dataset.")
+        self._is_writer = state.is_world_process_zero
+        if self._is_writer:
+            self._acquire_folder()
+        try:
+            self._begin(args, state, model, train_dataloader)
+        except BaseException:
+            self._release_folder()
+            raise
+
+    def _begin(self, args, state, model, train_dataloader) -> None:
         self._dataloader = train_dataloader
         dataset = train_dataloader.dataset
         if isinstance(dataset, torch.utils.data.IterableDataset):
@@ -114,8 +131,8 @@ class DataMapCallback(TrainerCallback):
         ids = self._example_ids(dataset)
         index = ExampleIndex.from_dataset(dataset) if self.mode == "train" else None
         self._recorder = DynamicsRecorder(self.output_dir, len(dataset), index, ids, self.store_probabilities)
-        self._is_writer = state.is_world_process_zero
         self._resume(state)
+        self._write_examples(dataset, index, ids)
         self._write_metadata(args, state, model, len(dataset))
         if self.mode == "train":
             self._hook = model.register_forward_hook(self._on_forward, with_kwargs=True)
@@ -169,6 +186,42 @@ class DataMapCallback(TrainerCallback):
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
+        self._release_folder()
+
+    # --- one writer per output_dir -------------------------------------------------------------------------
+    def _acquire_folder(self) -> None:
+        """Lock ``output_dir`` until training ends. A Trainer that raises never calls ``on_train_end``; the lock
+        then lasts until this callback is garbage collected, or until a later run in the same thread (which
+        cannot overlap the failed one) takes it over."""
+        self._release_folder()  # this callback's own earlier run, if it raised
+        key = str(self.output_dir.resolve())
+        try:
+            stack = contextlib.ExitStack()
+            stack.enter_context(exclusive_folder(self.output_dir, owner="DataMapCallback"))
+        except FolderInUseError:
+            holder = _HELD_FOLDERS.get(key)
+            callback = holder[0]() if holder else None
+            if callback is None or holder[1] != threading.get_ident():
+                raise
+            logger.warning("DataMapCallback: a previous run into %s in this thread stopped without ending "
+                           "(it raised); taking over its lock on the folder.", self.output_dir)
+            callback._release_folder()
+            stack = contextlib.ExitStack()
+            stack.enter_context(exclusive_folder(self.output_dir, owner="DataMapCallback"))
+        self._lock = stack
+        _HELD_FOLDERS[key] = (weakref.ref(self), threading.get_ident())
+        self._lock_finalizer = weakref.finalize(self, stack.close)
+
+    def _release_folder(self) -> None:
+        if self._lock is None:
+            return
+        self._lock.close()
+        self._lock_finalizer.detach()
+        self._lock = None
+        key = str(self.output_dir.resolve())
+        holder = _HELD_FOLDERS.get(key)
+        if holder is not None and holder[0]() is self:
+            del _HELD_FOLDERS[key]
 
     # --- recording -----------------------------------------------------------------------------------------
     def _on_forward(self, module, args, kwargs, output):
@@ -283,6 +336,20 @@ class DataMapCallback(TrainerCallback):
                 "epoch %d of the map will miss those examples.", state.global_step, self._epoch,
             )
 
+    def _write_examples(self, dataset, index: ExampleIndex | None, ids: np.ndarray | None) -> None:
+        """One row per example: its id and token fingerprint, so a reordered dataset can be matched by content."""
+        if not self._is_writer:
+            return
+        fingerprints = index.fingerprints if index is not None else None
+        if fingerprints is None and "input_ids" in getattr(dataset, "column_names", ()):
+            fingerprints = dataset_fingerprints(dataset)[0]
+        columns = {"row": np.arange(len(dataset), dtype=np.int64)}
+        if ids is not None:
+            columns["id"] = ids
+        if fingerprints is not None:
+            columns["fingerprint"] = fingerprints
+        write_table(self.output_dir / EXAMPLES_FILE, columns)
+
     def _write_metadata(self, args, state, model, num_examples: int) -> None:
         if not self._is_writer:
             return
@@ -306,6 +373,10 @@ class DataMapCallback(TrainerCallback):
     def _update_metadata(self, **changes: Any) -> None:
         self._metadata.update(changes)
         write_json(self.output_dir / METADATA_FILE, self._metadata)
+
+
+#: output folder -> (callback holding its lock, thread it trains in), for taking over after a run that raised.
+_HELD_FOLDERS: dict[str, tuple[weakref.ref, int]] = {}
 
 
 def _is_whole(epoch: float | None) -> bool:

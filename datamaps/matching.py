@@ -33,6 +33,7 @@ class ExampleIndex:
 
     def __init__(self, fingerprints: np.ndarray, labels: np.ndarray | None = None):
         fingerprints = np.asarray(fingerprints, dtype=np.int64)
+        self.fingerprints = fingerprints
         self.num_examples = len(fingerprints)
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
         # A group is named by its first row, so group ids agree across processes and runs.
@@ -50,27 +51,9 @@ class ExampleIndex:
     @classmethod
     def from_dataset(cls, dataset, input_column: str = "input_ids", chunk_size: int = 10_000) -> ExampleIndex:
         """Index a tokenized ``datasets.Dataset`` (read through Arrow in chunks) or any map-style dataset."""
-        label_column = next((c for c in LABEL_COLUMNS if c in _column_names(dataset)), None)
         if hasattr(dataset, "with_format") and hasattr(dataset, "column_names"):
-            if input_column not in dataset.column_names:
-                raise ValueError(
-                    f"DataMapCallback matches batch rows to examples by {input_column!r}, but the training "
-                    f"dataset has columns {dataset.column_names}. Tokenize the dataset first, or use mode='eval'."
-                )
-            fingerprints = np.empty(len(dataset), dtype=np.int64)
-            labels = np.empty(len(dataset), dtype=np.int64) if label_column else None
-            arrow = dataset.with_format("arrow")
-            for start in range(0, len(dataset), chunk_size):
-                table = arrow[start : start + chunk_size]
-                ids = _list_column(table.column(input_column))
-                masks = _list_column(table.column("attention_mask")) if "attention_mask" in table.column_names else None
-                for i, sequence in enumerate(ids):
-                    if masks is not None:
-                        sequence = sequence[masks[i] != 0]
-                    fingerprints[start + i] = fingerprint(sequence)
-                if labels is not None:
-                    labels[start : start + len(ids)] = _label_values(table.column(label_column))
-            return cls(fingerprints, labels)
+            return cls(*dataset_fingerprints(dataset, input_column, chunk_size))
+        label_column = next((c for c in LABEL_COLUMNS if c in _column_names(dataset)), None)
         items = [dataset[i] for i in range(len(dataset))]
         sequences = []
         for item in items:
@@ -138,6 +121,32 @@ class ExampleIndex:
         matched = observations.merge(members, on=["group", "gold", "k"], how="left")
         kept = matched["row"].notna().to_numpy()
         return matched["row"].fillna(-1).to_numpy(dtype=np.int64), kept
+
+
+def dataset_fingerprints(dataset, input_column: str = "input_ids",
+                         chunk_size: int = 10_000) -> tuple[np.ndarray, np.ndarray | None]:
+    """The :func:`fingerprint` of every row of a tokenized ``datasets.Dataset`` (padding removed through the
+    attention mask) and its integer labels (``None`` without a label column), read through Arrow in chunks."""
+    if input_column not in dataset.column_names:
+        raise ValueError(
+            f"DataMapCallback matches batch rows to examples by {input_column!r}, but the training "
+            f"dataset has columns {dataset.column_names}. Tokenize the dataset first, or use mode='eval'."
+        )
+    label_column = next((c for c in LABEL_COLUMNS if c in dataset.column_names), None)
+    fingerprints = np.empty(len(dataset), dtype=np.int64)
+    labels = np.empty(len(dataset), dtype=np.int64) if label_column else None
+    arrow = dataset.with_format("arrow")
+    for start in range(0, len(dataset), chunk_size):
+        table = arrow[start : start + chunk_size]
+        ids = _list_column(table.column(input_column))
+        masks = _list_column(table.column("attention_mask")) if "attention_mask" in table.column_names else None
+        for i, sequence in enumerate(ids):
+            if masks is not None:
+                sequence = sequence[masks[i] != 0]
+            fingerprints[start + i] = fingerprint(sequence)
+        if labels is not None:
+            labels[start : start + len(ids)] = _label_values(table.column(label_column))
+    return fingerprints, labels
 
 
 def first_occurrences(keys: np.ndarray, size: int) -> np.ndarray:

@@ -39,7 +39,11 @@ def gold_statistics(logits: torch.Tensor, gold: torch.Tensor) -> dict[str, torch
 
 
 def el2n(probabilities: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """L2 norm of ``probabilities - one_hot(gold)`` per row: the EL2N score of one time point."""
+    """L2 norm of ``probabilities - one_hot(gold)`` per row: the EL2N score of one time point.
+
+    >>> el2n([[0.8, 0.2], [0.5, 0.5]], [0, 1]).round(4)
+    array([0.2828, 0.7071])
+    """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     error = probabilities.copy()
     error[np.arange(len(gold)), np.asarray(gold, dtype=np.int64)] -= 1.0
@@ -110,7 +114,15 @@ class DynamicsAccumulator:
 
 
 def metrics_from_arrays(p_gold, correct, margin, gold, probabilities=None) -> pd.DataFrame:
-    """Metric table from ``(N, T)`` arrays (NaN in ``p_gold`` marks a missing record); see module docstring."""
+    """Metric table from ``(N, T)`` arrays (NaN in ``p_gold`` marks a missing record); see module docstring.
+
+    Two examples over two epochs: the first is learned, then forgotten; the second stays correct.
+
+    >>> table = metrics_from_arrays(p_gold=[[0.8, 0.2], [0.6, 0.9]], correct=[[1, 0], [1, 1]],
+    ...                             margin=[[1.5, -1.5], [0.5, 2.5]], gold=[0, 1])
+    >>> table[["confidence", "variability", "correctness", "forgetfulness"]].round(3).to_dict("list")
+    {'confidence': [0.5, 0.75], 'variability': [0.3, 0.15], 'correctness': [0.5, 1.0], 'forgetfulness': [1, 0]}
+    """
     p_gold = np.asarray(p_gold, dtype=np.float64)
     if p_gold.ndim != 2:
         raise ValueError(f"p_gold must have shape (num_examples, num_time_points); got {p_gold.shape}.")

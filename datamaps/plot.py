@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from greennlp._files import atomic_write  # noqa: E402
+from greennlp._files import save_figure
 
 DENSITY_THRESHOLD = 50_000
 _FORMATS = {".png", ".svg", ".pdf"}
@@ -22,7 +19,8 @@ def plot_data_map(data_map, path: str | os.PathLike | None = None, title: str | 
     """Draw ``data_map`` and save it to ``path`` (format from the extension: .png, .svg or .pdf).
 
     ``density`` switches the scatter to a hexbin of point density; by default above 50,000 examples.
-    ``max_points`` subsamples the scatter (seeded) for lighter files. Returns the matplotlib Figure.
+    ``max_points`` subsamples the scatter (seeded) for lighter files. Returns the matplotlib ``Figure``, built
+    with the object API: no backend is chosen and pyplot keeps no reference to it.
     """
     if path is not None and Path(path).suffix.lower() not in _FORMATS:
         raise ValueError(f"Unsupported figure format {Path(path).suffix!r}; use one of {sorted(_FORMATS)}.")
@@ -33,7 +31,7 @@ def plot_data_map(data_map, path: str | os.PathLike | None = None, title: str | 
     if max_points is not None and len(table) > max_points:
         shown = table.sample(n=max_points, random_state=seed)
 
-    figure = plt.figure(figsize=(11, 7))
+    figure = Figure(figsize=(11, 7))
     grid = figure.add_gridspec(3, 2, width_ratios=[3, 1], hspace=0.45, wspace=0.25)
     axis = figure.add_subplot(grid[:, 0])
     if density:
@@ -59,9 +57,7 @@ def plot_data_map(data_map, path: str | os.PathLike | None = None, title: str | 
         histogram.set_title(column, fontsize=10)
         histogram.tick_params(labelsize=8)
     if path is not None:
-        path = Path(path)
-        atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=150, bbox_inches="tight",
-                                                            format=path.suffix[1:].lower()))
+        save_figure(path, figure, dpi=150)
     return figure
 
 

@@ -3,6 +3,8 @@
 Layout of ``output_dir``::
 
     metadata.json            mode, epochs, num_labels, id column, model name, created, ...
+    examples.parquet         one row per example: row, [id], [fingerprint] (token fingerprint, for matching a
+                             reordered dataset by content)
     dynamics/epoch_000.parquet   columns: row, [id], gold, p_gold, correct, margin, snapshot, [probs]
     partial/step_00000120.parquet   the record of an unfinished epoch at a checkpoint (for resuming)
 
@@ -24,6 +26,7 @@ import pyarrow.parquet as pq
 from greennlp._files import atomic_write
 
 METADATA_FILE = "metadata.json"
+EXAMPLES_FILE = "examples.parquet"
 DYNAMICS_DIR = "dynamics"
 PARTIAL_DIR = "partial"
 FORMAT_VERSION = 1
@@ -40,8 +43,8 @@ def write_table(path: str | os.PathLike, columns: dict[str, Any]) -> None:
 
 
 def _to_arrow(values: Any) -> pa.Array:
-    if isinstance(values, np.ndarray) and values.ndim == 2:  # probability vectors -> list<float32>
-        flat = pa.array(values.astype(np.float32).ravel())
+    if isinstance(values, np.ndarray) and values.ndim == 2:  # probability vectors -> list<float32 or float64>
+        flat = pa.array(values.astype(np.float64 if values.dtype == np.float64 else np.float32).ravel())
         offsets = pa.array(np.arange(0, values.size + 1, values.shape[1], dtype=np.int32))
         return pa.ListArray.from_arrays(offsets, flat)
     return pa.array(values)

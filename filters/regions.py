@@ -1,26 +1,33 @@
 """Select the examples of a data-map region (ambiguous, easy-to-learn, hard-to-learn) from a dataset."""
 from __future__ import annotations
 
+import numpy as np
 from datasets import Dataset
 
-from greennlp.datamaps import REGIONS, DataMap
-from greennlp.datamaps.regions import canonical_region
-
-from .selection import select_by_score
+from greennlp.datamaps import DataMap
 
 
-def select_by_region(dataset: Dataset, data_map: DataMap, region: str, fraction: float | None = None,
-                     threshold: float | None = None, seed: int = 0, return_ids: bool = False):
-    """Keep the examples of ``region``, by the cartography sort orders.
+def select_by_region(dataset: Dataset, data_map: DataMap, region: str, *, fraction: float | None = None,
+                     threshold: float | None = None, seed: int = 0, return_ids: bool = False,
+                     id_column: str | None = None):
+    """Keep the examples of ``region`` as the map defines it (its ``region`` column; see ``datamaps.regions``).
 
-    ``ambiguous``: highest variability; ``easy-to-learn``: highest confidence; ``hard-to-learn``: lowest
-    confidence. Give ``fraction`` (exact, rounded half up) or ``threshold``. Ids are matched through the
-    map's ``id_column`` when it was recorded with one, otherwise by row position.
+    With neither ``fraction`` nor ``threshold``, the whole region. ``fraction`` is a share of the whole map (the
+    size of a random subset to compare with), taken from the region's members in the paper's sort order
+    (ambiguous: highest variability; easy-to-learn: highest confidence; hard-to-learn: lowest confidence); a
+    fraction larger than the region's share adds the next examples in that order from outside the region, with a
+    logged warning. ``threshold`` keeps the members past it.
+
+    Rows are found through :meth:`DataMap.dataset_rows`: by the map's ids (in the column ``id_column``, default the
+    map's), or, for a map keyed by row position, by token content or checked position. An example of the map
+    that is not in ``dataset`` raises ``ValueError``; the count is always exact.
 
     Examples
     --------
     >>> ambiguous = select_by_region(train, DataMap.load("maps/sst2"), "ambiguous", fraction=0.33)  # doctest: +SKIP
     """
-    column, highest = REGIONS[canonical_region(region)]
-    return select_by_score(dataset, data_map.scores(column), fraction, threshold, highest, seed, return_ids,
-                           id_column=data_map.id_column)
+    ids = data_map.select(region, fraction=fraction, threshold=threshold, seed=seed)
+    if return_ids:
+        return ids
+    rows = data_map.dataset_rows(dataset, id_column=id_column)
+    return dataset.select(np.sort(rows.loc[ids].to_numpy()))

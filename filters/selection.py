@@ -1,17 +1,25 @@
 """Select a subset of a ``datasets.Dataset`` by a per-example score: the one selection mechanism that
-region, score and random selection share. Exact fractions (round half up) and seeded tie-breaking."""
+region, score and random selection share. Exact fractions (round half up) and seeded tie-breaking.
+
+Scores given as a pandas Series are keyed by their index: ids in the dataset column named by the index (or
+``id_column=``), or row positions when the index is named ``row`` or is a plain ``RangeIndex``. With
+``data_map=``, rows are found as the map finds them (:meth:`DataMap.dataset_rows`: by id, or by content for a
+map keyed by row position). An example that cannot be found raises ``ValueError``; selections never shrink.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from datasets import Dataset
 
+from greennlp.datamaps import DataMap
+from greennlp.datamaps.alignment import ROW, dataset_rows
 from greennlp.datamaps.regions import count_for_fraction, top_positions
 
 
-def select_by_score(dataset: Dataset, scores: pd.Series | np.ndarray, fraction: float | None = None,
+def select_by_score(dataset: Dataset, scores: pd.Series | np.ndarray, *, fraction: float | None = None,
                     threshold: float | None = None, highest: bool = True, seed: int = 0,
-                    return_ids: bool = False, id_column: str | None = None):
+                    return_ids: bool = False, id_column: str | None = None, data_map: DataMap | None = None):
     """Keep the examples with the highest (or lowest) scores.
 
     Parameters
@@ -19,8 +27,8 @@ def select_by_score(dataset: Dataset, scores: pd.Series | np.ndarray, fraction: 
     dataset:
         The dataset the scores describe.
     scores:
-        A Series indexed by example id (the dataset's ``id_column`` values, or row positions when
-        ``id_column`` is None), or an array aligned with the dataset rows.
+        A Series indexed by example id (see the module docstring), e.g. ``data_map.scores("aum")``, or an array
+        aligned with the dataset rows.
     fraction, threshold:
         Exactly one: keep the top ``fraction`` (in (0, 1], rounded half up) or every example whose score
         is >= ``threshold`` (<= when ``highest=False``).
@@ -30,41 +38,49 @@ def select_by_score(dataset: Dataset, scores: pd.Series | np.ndarray, fraction: 
         Breaks ties reproducibly.
     return_ids:
         Return the selected ids (best first) instead of a Dataset.
+    id_column:
+        The dataset column holding the ids that a Series is keyed by (default: the Series index name).
+    data_map:
+        The map the scores come from: its rows are matched to the dataset by id or content.
 
     Returns
     -------
     datasets.Dataset with the selected rows in their original order (or a pandas Index of ids).
+
+    Examples
+    --------
+    >>> low_margin = select_by_score(train, data_map.scores("aum"), fraction=0.3, highest=False,
+    ...                              data_map=data_map)  # doctest: +SKIP
     """
     if not isinstance(scores, pd.Series):
-        scores = pd.Series(np.asarray(scores, dtype=np.float64))
-        if len(scores) != len(dataset):
-            raise ValueError(f"Got {len(scores)} scores for a dataset of {len(dataset)} rows; give one per row.")
+        values = np.asarray(scores, dtype=np.float64)
+        if values.shape != (len(dataset),):
+            raise ValueError(f"Got scores of shape {values.shape} for a dataset of {len(dataset)} rows; give one "
+                             "per row.")
+        scores = pd.Series(values, index=pd.RangeIndex(len(values), name=ROW))
     positions = top_positions(scores.to_numpy(dtype=np.float64), fraction, threshold, highest, seed)
-    ids = scores.index[positions]
     if return_ids:
-        return ids
-    return _subset(dataset, ids, id_column, len(scores))
+        return scores.index[positions]
+    rows = rows_of(dataset, scores.index, id_column=id_column, data_map=data_map)
+    return dataset.select(np.sort(rows[positions]))
 
 
-def select_random(dataset: Dataset, fraction: float, seed: int = 0, return_ids: bool = False):
+def select_random(dataset: Dataset, fraction: float, *, seed: int = 0, return_ids: bool = False):
     """The random baseline: an exact ``fraction`` of the rows (round half up), reproducible with ``seed``."""
     count = count_for_fraction(fraction, len(dataset))
     rows = np.random.default_rng(seed).permutation(len(dataset))[:count]
     if return_ids:
-        return pd.Index(rows, name="row")
+        return pd.Index(rows, name=ROW)
     return dataset.select(np.sort(rows))
 
 
-def _subset(dataset: Dataset, ids: pd.Index, id_column: str | None, num_scores: int) -> Dataset:
-    if id_column is None:
-        if num_scores != len(dataset):
-            raise ValueError(
-                f"The scores describe {num_scores} examples but the dataset has {len(dataset)} rows. Pass the "
-                "dataset the scores (or data map) were computed on, or record the map with an id_column."
-            )
-        return dataset.select(np.sort(np.asarray(ids, dtype=np.int64)))
-    if id_column not in dataset.column_names:
-        raise ValueError(f"The scores are keyed by {id_column!r}, which is not a column of the dataset.")
-    wanted = set(ids.tolist())
-    # A batched filter reads only the id column: works for datasets larger than memory.
-    return dataset.filter(lambda batch: [i in wanted for i in batch], input_columns=id_column, batched=True)
+def rows_of(dataset: Dataset, keys: pd.Index, *, id_column: str | None = None,
+            data_map: DataMap | None = None) -> np.ndarray:
+    """The dataset row of each key (a Series' index), through ``data_map`` when given; raises when one is missing."""
+    if data_map is None:
+        return dataset_rows(keys, dataset, id_column=id_column)
+    rows = data_map.dataset_rows(dataset, id_column=id_column).reindex(keys)
+    if rows.isna().any():
+        raise ValueError(f"{int(rows.isna().sum())} of the scores' ids are not examples of the data map (e.g. "
+                         f"{list(keys[rows.isna().to_numpy()][:3])}); pass scores from the same map.")
+    return rows.to_numpy(dtype=np.int64)

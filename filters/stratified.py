@@ -7,7 +7,11 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
+from greennlp.datamaps import DataMap
+from greennlp.datamaps.alignment import ROW
 from greennlp.datamaps.regions import count_for_fraction, top_positions
+
+from .selection import rows_of
 
 KEEP_CHOICES = ("highest", "lowest", "both", "middle", "random")
 
@@ -51,21 +55,24 @@ def keep_positions(scores, fraction: float | None = None, threshold=None, keep: 
     return order[start : start + count]
 
 
-def _aligned_scores(dataset: Dataset, scores, id_column: str | None) -> np.ndarray:
-    """One score per dataset row, from an array, a Series (keyed by id or row) or a column name."""
+def _aligned_scores(dataset: Dataset, scores, id_column: str | None,
+                    data_map: DataMap | None) -> tuple[np.ndarray, str | None]:
+    """One score per dataset row, from an array, a Series (keyed by id or row) or a column name; and the dataset
+    column that names the rows' ids (``None``: row positions)."""
+    if isinstance(scores, str) and data_map is not None:
+        scores = data_map.scores(scores)
     if isinstance(scores, str):
         if scores not in dataset.column_names:
             raise ValueError(f"unknown score {scores!r}: it is not a column of the dataset "
                              f"({dataset.column_names}). Pass a column name, an array or a Series.")
         values = np.asarray(dataset[scores], dtype=np.float64)
     elif isinstance(scores, pd.Series):
-        if id_column is not None:
-            if id_column not in dataset.column_names:
-                raise ValueError(f"id_column={id_column!r} is not a column of the dataset.")
-            keys = list(dataset[id_column])
-        else:
-            keys = range(len(dataset))
-        values = scores.reindex(keys).to_numpy(dtype=np.float64)
+        rows = rows_of(dataset, scores.index, id_column=id_column, data_map=data_map)
+        values = np.full(len(dataset), np.nan)
+        values[rows] = scores.to_numpy(dtype=np.float64)
+        if id_column is None:
+            name = data_map.id_column if data_map is not None else scores.index.name
+            id_column = None if name == ROW else name
     else:
         values = np.asarray(scores, dtype=np.float64)
         if values.shape != (len(dataset),):
@@ -73,9 +80,9 @@ def _aligned_scores(dataset: Dataset, scores, id_column: str | None) -> np.ndarr
                              "one score per row.")
     missing = int(np.isnan(values).sum())
     if missing:
-        raise ValueError(f"{missing} of {len(values)} rows have no score (NaN or an id missing from the Series); "
-                         "score every row, or select from the rows that have one.")
-    return values
+        raise ValueError(f"{missing} of {len(values)} rows have no score (NaN, or a row the scores do not "
+                         "describe); score every row, or select from the rows that have one.")
+    return values, id_column
 
 
 def _finish(dataset: Dataset, rows: np.ndarray, return_ids: bool, id_column: str | None):
@@ -83,12 +90,13 @@ def _finish(dataset: Dataset, rows: np.ndarray, return_ids: bool, id_column: str
     if not return_ids:
         return dataset.select(rows)
     if id_column is None:
-        return pd.Index(rows, name="row")
+        return pd.Index(rows, name=ROW)
     return pd.Index(np.asarray(dataset[id_column])[rows], name=id_column)
 
 
-def select_ends(dataset: Dataset, scores, fraction: float | None = None, threshold=None, keep: str = "both",
-                seed: int = 0, return_ids: bool = False, id_column: str | None = None):
+def select_ends(dataset: Dataset, scores, *, fraction: float | None = None, threshold=None, keep: str = "both",
+                seed: int = 0, return_ids: bool = False, id_column: str | None = None,
+                data_map: DataMap | None = None):
     """Keep both ends of a score ranking (``keep="both"``) or its middle (``keep="middle"``).
 
     Parameters
@@ -96,7 +104,8 @@ def select_ends(dataset: Dataset, scores, fraction: float | None = None, thresho
     dataset : Dataset
         The rows the scores describe.
     scores : array, pandas.Series or str
-        One score per row; a Series indexed by ``id_column`` values (or row positions); or a column name.
+        One score per row; a Series keyed by example id (``filters.select_by_score`` says how); or a column name
+        (of ``data_map`` when given, else of the dataset).
     fraction : float, optional
         Share of rows to keep, in (0, 1], exact (rounded half up). ``both`` takes half from each end.
     threshold : (low, high), optional
@@ -107,7 +116,9 @@ def select_ends(dataset: Dataset, scores, fraction: float | None = None, thresho
     return_ids : bool
         Return the kept ids (``id_column`` values, or row positions) instead of a Dataset.
     id_column : str, optional
-        Column holding the ids that a Series of scores is keyed by.
+        Column holding the ids that a Series of scores is keyed by (default: the Series index name).
+    data_map : DataMap, optional
+        The map the scores come from: its examples are matched to the dataset rows by id or content.
 
     Returns
     -------
@@ -115,12 +126,16 @@ def select_ends(dataset: Dataset, scores, fraction: float | None = None, thresho
 
     Examples
     --------
-    >>> tails = select_ends(train, data_map.scores("confidence"), fraction=0.2)  # doctest: +SKIP
+    >>> from datasets import Dataset
+    >>> train = Dataset.from_dict({"text": list("abcdefghij"), "label": [0, 1] * 5})
+    >>> confidence = [0.1, 0.9, 0.2, 0.8, 0.5, 0.5, 0.7, 0.3, 0.95, 0.05]  # e.g. data_map.scores("confidence")
+    >>> list(select_ends(train, confidence, fraction=0.4)["text"])  # the 2 lowest and the 2 highest
+    ['a', 'b', 'i', 'j']
     """
     if keep not in ("both", "middle"):
         raise ValueError(f"select_ends keeps 'both' ends or the 'middle'; got keep={keep!r} (use select_by_score "
                          "for one end).")
-    values = _aligned_scores(dataset, scores, id_column)
+    values, id_column = _aligned_scores(dataset, scores, id_column, data_map)
     return _finish(dataset, keep_positions(values, fraction, threshold, keep, seed), return_ids, id_column)
 
 
@@ -149,9 +164,9 @@ def class_quotas(labels, total: int, balance: str = "proportional") -> dict:
     return {c.item() if hasattr(c, "item") else c: int(q) for c, q in zip(classes, quotas, strict=True)}
 
 
-def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, keep: str = "highest",
+def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, *, keep: str = "highest",
                       label_column: str = "label", balance: str = "proportional", seed: int = 0,
-                      return_ids: bool = False, id_column: str | None = None):
+                      return_ids: bool = False, id_column: str | None = None, data_map: DataMap | None = None):
     """Select within each class: the same rule as the unstratified selectors, with per-class quotas.
 
     Parameters
@@ -169,7 +184,7 @@ def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, keep
         Column holding the class of each row.
     balance : {"proportional", "equal"}
         Keep the class proportions of ``dataset``, or take the same number from every class.
-    seed, return_ids, id_column
+    seed, return_ids, id_column, data_map
         As in :func:`select_ends`.
 
     Returns
@@ -178,8 +193,13 @@ def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, keep
 
     Examples
     --------
-    >>> hard = select_stratified(train, data_map.scores("confidence"), 0.33, keep="lowest")  # doctest: +SKIP
-    >>> baseline = select_stratified(train, None, 0.33, keep="random", seed=1)  # doctest: +SKIP
+    >>> from datasets import Dataset
+    >>> train = Dataset.from_dict({"text": list("abcdefghij"), "label": [0, 1] * 5})
+    >>> confidence = [0.1, 0.9, 0.2, 0.8, 0.5, 0.5, 0.7, 0.3, 0.95, 0.05]  # e.g. data_map.scores("confidence")
+    >>> list(select_stratified(train, confidence, 0.4, keep="lowest")["text"])  # the 2 lowest of each class
+    ['a', 'c', 'h', 'j']
+    >>> list(select_stratified(train, None, 0.4, keep="random", seed=1)["label"])  # the stratified random baseline
+    [0, 1, 0, 1]
     """
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep={keep!r}; choose one of {list(KEEP_CHOICES)}.")
@@ -191,7 +211,7 @@ def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, keep
             raise ValueError(f"keep={keep!r} ranks by score: pass scores (or use keep='random').")
         values = np.zeros(len(dataset))
     else:
-        values = _aligned_scores(dataset, scores, id_column)
+        values, id_column = _aligned_scores(dataset, scores, id_column, data_map)
     labels = np.asarray(dataset[label_column])
     quotas = class_quotas(labels, count_for_fraction(fraction, len(dataset)), balance)
     kept = []

@@ -8,7 +8,7 @@ Rotten Tomatoes source). Resumable: finished runs are read back from results.jso
         --learning-rate 1e-3 --seeds 0 1 2 --output-dir runs/cartography/tiny
 
 Each seed trains its own 100% run with DataMapCallback and selects subsets from that run's map.
-Writes results.jsonl (one line per run), summary.md (mean ± std) and datamap.png (first seed).
+Writes results.jsonl (one line per run), summary.md (mean ± population std, ddof=0) and datamap.png (first seed).
 """
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ def append_jsonl(path: Path, record: dict) -> None:
         os.fsync(handle.fileno())
 
 
+def std(values) -> float:
+    """Population std over seeds (``ddof=0``, as ``numpy.std``): the project's one convention."""
+    return float(np.std(values))
+
+
 def main(argv=None) -> pd.DataFrame:
     args = parse_args(argv)
     output = Path(args.output_dir)
@@ -116,7 +121,7 @@ def main(argv=None) -> pd.DataFrame:
 
     frame = pd.DataFrame([r for r in done.values() if r["seed"] in args.seeds])
     metrics = list(eval_sets)
-    summary = frame.groupby("subset", sort=False)[metrics + ["train_seconds"]].agg(["mean", "std"])
+    summary = frame.groupby("subset", sort=False)[metrics + ["train_seconds"]].agg(["mean", std])
     lines = ["| subset | size | " + " | ".join(metrics) + " | train s |", "|---|---|" + "---|" * (len(metrics) + 1)]
     for subset_name in SUBSETS:
         if subset_name not in summary.index:

@@ -95,9 +95,12 @@ def main(argv=None) -> list[dict]:
     data_map.plot(output / "map" / "datamap.png", title=f"SST-2 data map ({args.model}, {len(train):,} sentences)")
     print(f"      {data_map}\n      figure: {output / 'map' / 'datamap.png'}")
     for region in ("easy-to-learn", "ambiguous", "hard-to-learn"):
-        example = data_map.select(region, fraction=0.05, seed=args.seed)[0]
-        row = train[int(example)]
-        print(f"      {region:>13}: label={row['label']} {row['text'][:90]!r}")
+        members = data_map.select(region)  # the whole region, most typical first
+        if len(members) == 0:
+            print(f"      {region:>13}: (no examples)")
+            continue
+        row = train[int(members[0])]
+        print(f"      {region:>13}: label={row['label']} {row['text'][:90]!r} ({len(members):,} examples)")
 
     print(f"[4/4] Retraining on {args.fraction:.0%} most ambiguous and {args.fraction:.0%} random ...", flush=True)
     ambiguous = select_by_region(train, data_map, "ambiguous", fraction=args.fraction)

@@ -105,8 +105,8 @@ def test_stratified_clear_errors(imbalanced):
     with pytest.raises(ValueError, match="fraction must be in \\(0, 1\\]"):
         select_stratified(imbalanced, "score", 1.2)
     with pytest.raises(ValueError, match="one score per row"):
-        select_ends(imbalanced, np.zeros(5), 0.5)
-    with pytest.raises(ValueError, match="have no score"):
-        select_ends(imbalanced, pd.Series([1.0, 2.0]), 0.5)
+        select_ends(imbalanced, np.zeros(5), fraction=0.5)
+    with pytest.raises(ValueError, match="describes 2 examples by row position"):
+        select_ends(imbalanced, pd.Series([1.0, 2.0]), fraction=0.5)
     with pytest.raises(ValueError, match="select_by_score"):
-        select_ends(imbalanced, "score", 0.5, keep="highest")
+        select_ends(imbalanced, "score", fraction=0.5, keep="highest")
