@@ -1,37 +1,48 @@
-"""The shape every few-shot classifier shares: scikit-learn style configuration, label bookkeeping and prediction.
+"""The shape every few-shot classifier shares: a scikit-learn estimator (configuration in ``__init__``, learned
+state in ``*_`` attributes), label bookkeeping and prediction.
 
 Subclasses implement ``_fit(texts, labels)`` (labels already mapped to 0..C-1) and ``_predict_proba(texts)``.
 """
 from __future__ import annotations
 
+import contextlib
+import numbers
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from datasets import Dataset
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 from transformers import AutoModel, PreTrainedModel
 
-from greennlp.encoders.models import default_device, resolve_model_path
+from greennlp.encoders.models import DEFAULT_PRETRAINED, default_device, resolve_model_path, seeded_rng
 
-#: Default checkpoints (hub ids) when none is given: SetFit's sentence encoder for the encoder methods,
-#: PET/LM-BFF's masked LM, and a small causal LM for in-context learning.
-DEFAULT_SENTENCE_ENCODER = "sentence-transformers/paraphrase-mpnet-base-v2"
+#: Default checkpoints (hub ids) of the prompting methods: PET/LM-BFF's masked LM and a small causal LM. The
+#: sentence-encoder methods default to the project's one encoder, ``encoders.models.DEFAULT_PRETRAINED``.
 DEFAULT_MASKED_LM = "roberta-large"
 DEFAULT_CAUSAL_LM = "gpt2"
 
 
-class NotFittedError(RuntimeError):
-    """Raised when ``predict`` or ``predict_proba`` is called before ``fit``."""
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block with torch's generators seeded by ``seed``, then give back the caller's RNG states.
 
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so that one ``seed`` gives one result."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    Weight initialisation and dropout draw from torch's global generator, and ``transformers.Trainer`` seeds
+    Python's, NumPy's and torch's global generators; forking torch's (``encoders.models.seeded_rng``) and
+    restoring the other two keeps ``fit`` reproducible from ``seed`` without changing the random state of the
+    program that calls it.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with seeded_rng(seed):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def count_trainable_parameters(*modules: torch.nn.Module | None) -> int:
@@ -45,69 +56,102 @@ def load_sentence_encoder(model_name_or_path: str, device: torch.device | None =
     return model.to(device or default_device())
 
 
-class FewShotClassifier:
-    """Base class: ``Method(model_name_or_path, **options)``, ``fit(dataset)``, ``predict``, ``predict_proba``.
+def check_number(owner: str, name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+                 above: float | None = None, optional: bool = False) -> None:
+    """Raise a ``ValueError`` naming ``owner(name=value)`` unless ``value`` is a number in the allowed range."""
+    if optional and value is None:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    allowed = "an integer" if integer else "a number"
+    if minimum is not None:
+        allowed += f" >= {minimum}"
+    if above is not None:
+        allowed += f" > {above}"
+    if (not isinstance(value, kind) or isinstance(value, bool) or (minimum is not None and value < minimum)
+            or (above is not None and value <= above)):
+        raise ValueError(f"{owner}({name}={value!r}): {name} must be {allowed}{' or None' if optional else ''}.")
 
-    Labels may be any integers; ``classes_`` holds them sorted and ``predict`` returns values from it.
+
+class FewShotClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: ``Method(model_name_or_path, **options)``, ``fit``, ``predict``, ``predict_proba``, ``score``.
+
+    A scikit-learn estimator: the options are the keyword-only ``__init__`` parameters, stored as given and
+    checked in ``fit``; ``get_params``/``set_params`` and ``sklearn.base.clone`` work, and ``predict`` before
+    ``fit`` raises ``sklearn.exceptions.NotFittedError``. ``fit`` draws its randomness from ``seed`` alone and
+    leaves the global random state (Python, NumPy, torch) as it found it.
+
+    Labels must be integers (any values); ``classes_`` holds them sorted and ``predict`` returns values from it.
     After ``fit``: ``classes_``, ``num_trainable_parameters_`` (what the method updated) and ``fit_seconds_``.
+
+    Parameters
+    ----------
+    model_name_or_path : str
+        Hub id or local path of the checkpoint.
+    text_column, label_column : str
+        Columns read from a ``datasets.Dataset``.
+    seed : int
+        Seed of everything random in ``fit`` (initialisation, data order, sampling).
+    batch_size : int
+        Examples per step or per forward pass.
     """
 
-    def __init__(
-        self,
-        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
-        text_column: str = "text",
-        label_column: str = "label",
-        seed: int = 0,
-        batch_size: int = 16,
-        max_length: int = 256,
-    ) -> None:
+    def __init__(self, model_name_or_path: str = DEFAULT_PRETRAINED, *, text_column: str = "text",
+                 label_column: str = "label", seed: int = 0, batch_size: int = 16) -> None:
         self.model_name_or_path = model_name_or_path
         self.text_column = text_column
         self.label_column = label_column
         self.seed = seed
         self.batch_size = batch_size
-        self.max_length = max_length
 
     # -- public API -------------------------------------------------------------------------------------------
-    def fit(self, dataset: Dataset) -> FewShotClassifier:
-        """Train on ``dataset`` (a ``datasets.Dataset`` with the text and label columns); returns ``self``."""
-        texts, labels = self._texts_and_labels(dataset)
+    def fit(self, X: Dataset | Sequence[str], y: Sequence[int] | None = None) -> FewShotClassifier:
+        """Train on ``X``: a ``datasets.Dataset`` with the text and label columns, or a list of texts with labels
+        ``y``. Returns ``self``."""
+        self._check_params()
+        texts, labels = self._texts_and_labels(X, y)
         self.classes_ = self._classes_for(labels)
         codes = np.searchsorted(self.classes_, labels)
-        seed_everything(self.seed)
         start = time.perf_counter()
-        self._fit(texts, codes)
+        with seeded(self.seed):
+            self._fit(texts, codes)
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def predict_proba(self, texts: Sequence[str] | Dataset) -> np.ndarray:
-        """Class probabilities, shape ``(len(texts), len(classes_))``; columns follow ``classes_``."""
-        self._check_fitted()
-        texts = self._as_texts(texts)
+    def predict_proba(self, X: Sequence[str] | Dataset) -> np.ndarray:
+        """Class probabilities, shape ``(len(X), len(classes_))``; columns follow ``classes_``."""
+        check_is_fitted(self, "classes_")
+        texts = self._as_texts(X)
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float64)
         with torch.inference_mode():
             probabilities = np.asarray(self._predict_proba(texts), dtype=np.float64)
         return probabilities / probabilities.sum(axis=1, keepdims=True)
 
-    def predict(self, texts: Sequence[str] | Dataset) -> list[int]:
-        """The most probable label of each text, as values of ``classes_``."""
-        probabilities = self.predict_proba(texts)
+    def predict(self, X: Sequence[str] | Dataset) -> list[int]:
+        """The most probable label of each text (a list of texts or a Dataset), as values of ``classes_``."""
+        probabilities = self.predict_proba(X)
         return [int(label) for label in self.classes_[probabilities.argmax(axis=1)]]
 
-    def score(self, dataset: Dataset) -> float:
-        """Accuracy on a ``Dataset`` with the text and label columns."""
-        texts, labels = self._texts_and_labels(dataset)
-        return float(np.mean(np.asarray(self.predict(texts)) == labels))
-
-    def get_params(self) -> dict[str, Any]:
-        """The configuration given to ``__init__`` (scikit-learn convention)."""
-        return {name: value for name, value in vars(self).items() if not name.endswith("_") and not name.startswith("_")}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.model_name_or_path!r})"
+    def score(self, X: Dataset | Sequence[str], y: Sequence[int] | None = None, sample_weight=None) -> float:
+        """Accuracy (the fraction of examples predicted correctly, as ``encoders.accuracy``) on a Dataset with
+        the text and label columns, or on texts ``X`` with labels ``y``."""
+        texts, labels = self._texts_and_labels(X, y, action="score()")
+        return super().score(texts, labels, sample_weight=sample_weight)
 
     # -- for subclasses ---------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Check the ``__init__`` parameters (called by ``fit``); subclasses add theirs."""
+        name = type(self).__name__
+        for column in ("text_column", "label_column"):
+            if not isinstance(getattr(self, column), str):
+                raise ValueError(f"{name}({column}={getattr(self, column)!r}): give the column name as a string.")
+        if not isinstance(self.model_name_or_path, str) or not self.model_name_or_path:
+            raise ValueError(f"{name}(model_name_or_path={self.model_name_or_path!r}): give a hub id or a local path.")
+        check_number(name, "seed", self.seed, integer=True, minimum=0)
+        check_number(name, "batch_size", self.batch_size, integer=True, minimum=1)
+        if hasattr(self, "max_length"):
+            check_number(name, "max_length", self.max_length, integer=True, minimum=1)
+
     def _classes_for(self, labels: np.ndarray) -> np.ndarray:
         classes = np.unique(labels)
         if len(classes) < 2:
@@ -115,7 +159,7 @@ class FewShotClassifier:
         return classes
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not implement _fit: use one of the few-shot methods.")
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -124,33 +168,54 @@ class FewShotClassifier:
     def num_classes_(self) -> int:
         return len(self.classes_)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "classes_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(train_dataset) first.")
-
-    def _texts_and_labels(self, dataset: Dataset) -> tuple[list[str], np.ndarray]:
-        columns = getattr(dataset, "column_names", None)
-        if columns is None:
+    def _texts_and_labels(self, X: Dataset | Sequence[str], y: Sequence[int] | None,
+                          action: str = "fit()") -> tuple[list[str], np.ndarray]:
+        if isinstance(X, Dataset):
+            columns = [self.text_column] + ([self.label_column] if y is None else [])
+            missing = [c for c in columns if c not in X.column_names]
+            if missing:
+                raise ValueError(
+                    f"Dataset has no column(s) {missing}; it has {X.column_names}. Pass text_column=/label_column= "
+                    f"to {type(self).__name__}(...) to name the right ones."
+                )
+            texts = list(X[self.text_column])
+            labels, where = (list(X[self.label_column]), f"column {self.label_column!r}") if y is None else (y, "y")
+        elif isinstance(X, Sequence) and not isinstance(X, str) and y is not None:
+            texts, labels, where = list(X), y, "y"
+        else:
             raise TypeError(
-                f"fit() expects a datasets.Dataset with {self.text_column!r} and {self.label_column!r} columns, "
-                f"got {type(dataset).__name__}; build one with datasets.Dataset.from_dict({{...}})."
+                f"{action} expects a datasets.Dataset with {self.text_column!r} and {self.label_column!r} columns "
+                f"(or a list of texts and y=labels), got {type(X).__name__}; build one with "
+                "datasets.Dataset.from_dict({...})."
             )
-        missing = [c for c in (self.text_column, self.label_column) if c not in columns]
-        if missing:
-            raise ValueError(
-                f"Dataset has no column(s) {missing}; it has {columns}. Pass text_column=/label_column= to "
-                f"{type(self).__name__}(...) to name the right ones."
-            )
-        if len(dataset) == 0:
-            raise ValueError("fit() got an empty dataset.")
-        return list(dataset[self.text_column]), np.asarray(dataset[self.label_column], dtype=np.int64)
+        if len(texts) == 0:
+            raise ValueError(f"{action} got an empty dataset.")
+        if len(labels) != len(texts):
+            raise ValueError(f"{action} got {len(texts)} texts and {len(labels)} labels; give one label per text.")
+        return texts, self._integer_labels(labels, where)
 
-    def _as_texts(self, texts: Sequence[str] | Dataset) -> list[str]:
-        if isinstance(texts, Dataset):
-            return list(texts[self.text_column])
-        if isinstance(texts, str):
+    def _integer_labels(self, labels: Sequence[Any], where: str) -> np.ndarray:
+        values = np.asarray(labels)
+        if values.dtype.kind in "iub":
+            return values.astype(np.int64)
+        examples = sorted({repr(value) for value in values.tolist() if not isinstance(value, int)})[:3]
+        if where == "y":
+            fix = "map them to integers first, e.g. sklearn.preprocessing.LabelEncoder().fit_transform(y)"
+        else:
+            column = self.label_column
+            fix = (f"string labels: dataset.class_encode_column({column!r}); whole-number floats: "
+                   f"dataset.cast_column({column!r}, datasets.Value('int64')); rows without a label: "
+                   "dataset.filter(...)")
+        raise ValueError(
+            f"Labels in {where} must be integer class ids; found {', '.join(examples)} ({values.dtype} values): {fix}."
+        )
+
+    def _as_texts(self, X: Sequence[str] | Dataset) -> list[str]:
+        if isinstance(X, Dataset):
+            return list(X[self.text_column])
+        if isinstance(X, str):
             raise TypeError("predict() takes a list of texts, not a single string: wrap it as [text].")
-        return list(texts)
+        return list(X)
 
     def _batches(self, items: Sequence[Any], batch_size: int | None = None) -> list[Sequence[Any]]:
         size = batch_size or self.batch_size

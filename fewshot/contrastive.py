@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from greennlp.encoders.embedding import mean_pool
+from greennlp.encoders.models import DEFAULT_PRETRAINED
 
-from .base import DEFAULT_SENTENCE_ENCODER, count_trainable_parameters
+from .base import check_number, count_trainable_parameters
 from .embedding_methods import LinearProbe, fit_logistic_head
 from .training import train_steps
 
@@ -55,20 +56,21 @@ class ContrastiveClassifier(LinearProbe):
 
     Parameters
     ----------
-    model_name_or_path:
-        A sentence encoder hub id or path (SetFit's default is ``sentence-transformers/paraphrase-mpnet-base-v2``).
-    num_iterations:
+    model_name_or_path : str
+        A sentence encoder hub id or path (default ``encoders.models.DEFAULT_PRETRAINED``; SetFit's own default
+        is ``sentence-transformers/paraphrase-mpnet-base-v2``).
+    num_iterations : int
         SetFit's knob: each training example anchors ``num_iterations`` positive and as many negative pairs.
-    max_pairs:
+    max_pairs : int
         Upper bound on the number of pairs, whatever the training-set size or number of classes.
-    num_epochs, learning_rate, batch_size:
+    num_epochs, learning_rate, batch_size : int, float, int
         Contrastive training settings (``batch_size`` counts pairs).
-    C:
+    C : float
         Inverse regularisation strength of the logistic-regression head.
-    bf16:
+    bf16 : bool or None
         bfloat16 autocast during contrastive training; ``None``: where the hardware runs it natively.
-    text_column, label_column, seed, max_length:
-        See :class:`~fewshot.base.FewShotClassifier`.
+    text_column, label_column, seed, max_length
+        See :class:`LinearProbe`.
 
     Examples
     --------
@@ -79,23 +81,37 @@ class ContrastiveClassifier(LinearProbe):
 
     def __init__(
         self,
-        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
-        num_iterations: int = 20, max_pairs: int = 2000, num_epochs: int = 1,
-        learning_rate: float = 2e-5, batch_size: int = 16, C: float = 1.0, bf16: bool | None = None,
-        text_column: str = "text", label_column: str = "label", seed: int = 0, max_length: int = 256,
+        model_name_or_path: str = DEFAULT_PRETRAINED,
+        *,
+        num_iterations: int = 20,
+        max_pairs: int = 2000,
+        num_epochs: int = 1,
+        learning_rate: float = 2e-5,
+        batch_size: int = 16,
+        C: float = 1.0,
+        bf16: bool | None = None,
+        text_column: str = "text",
+        label_column: str = "label",
+        seed: int = 0,
+        max_length: int = 256,
     ) -> None:
-        super().__init__(model_name_or_path, C, text_column, label_column, seed, batch_size, max_length)
+        super().__init__(model_name_or_path, C=C, text_column=text_column, label_column=label_column, seed=seed,
+                         batch_size=batch_size, max_length=max_length)
         self.num_iterations = num_iterations
         self.max_pairs = max_pairs
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
         self.bf16 = bf16
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        name = type(self).__name__
+        check_number(name, "num_iterations", self.num_iterations, integer=True, minimum=1)
+        check_number(name, "max_pairs", self.max_pairs, integer=True, minimum=2)
+        check_number(name, "num_epochs", self.num_epochs, integer=True, minimum=0)
+        check_number(name, "learning_rate", self.learning_rate, above=0)
+
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
-        if self.num_iterations < 1 or self.max_pairs < 2:
-            raise ValueError(
-                f"num_iterations must be >= 1 and max_pairs >= 2; got {self.num_iterations} and {self.max_pairs}."
-            )
         self._load_encoder()
         num_pairs = min(2 * self.num_iterations * len(texts), self.max_pairs)
         self.pairs_ = generate_pairs(labels, num_pairs, self.seed)

@@ -6,8 +6,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from greennlp.encoders import embed, load_tokenizer
+from greennlp.encoders.models import DEFAULT_PRETRAINED
 
-from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters, load_sentence_encoder
+from .base import FewShotClassifier, check_number, count_trainable_parameters, load_sentence_encoder
 from .training import train_steps
 
 
@@ -27,12 +28,15 @@ class LinearProbe(EmbeddingClassifier):
 
     Parameters
     ----------
-    model_name_or_path:
-        Any hub id or local path of an encoder (e.g. ``sentence-transformers/all-MiniLM-L6-v2``).
-    C:
+    model_name_or_path : str
+        Any hub id or local path of an encoder (default ``encoders.models.DEFAULT_PRETRAINED``,
+        ``sentence-transformers/all-MiniLM-L6-v2``).
+    C : float
         Inverse regularisation strength of the logistic regression.
-    text_column, label_column, seed, batch_size, max_length:
-        See :class:`~fewshot.base.FewShotClassifier`.
+    text_column, label_column, seed, batch_size
+        See :class:`FewShotClassifier`.
+    max_length : int
+        Texts are truncated to this many tokens.
 
     Examples
     --------
@@ -43,12 +47,23 @@ class LinearProbe(EmbeddingClassifier):
 
     def __init__(
         self,
-        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
-        C: float = 1.0, text_column: str = "text", label_column: str = "label",
-        seed: int = 0, batch_size: int = 16, max_length: int = 256,
+        model_name_or_path: str = DEFAULT_PRETRAINED,
+        *,
+        C: float = 1.0,
+        text_column: str = "text",
+        label_column: str = "label",
+        seed: int = 0,
+        batch_size: int = 16,
+        max_length: int = 256,
     ) -> None:
-        super().__init__(model_name_or_path, text_column, label_column, seed, batch_size, max_length)
+        super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
+                         batch_size=batch_size)
         self.C = C
+        self.max_length = max_length
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_number(type(self).__name__, "C", self.C, above=0)
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
         self._load_encoder()
@@ -75,37 +90,53 @@ class PrototypeClassifier(EmbeddingClassifier):
 
     Parameters
     ----------
-    model_name_or_path:
-        Any hub id or local path of an encoder.
-    adapter:
+    model_name_or_path : str
+        Any hub id or local path of an encoder (default ``encoders.models.DEFAULT_PRETRAINED``).
+    adapter : bool
         Train the adapter and prototypes (``True``) or use class means as they are (``False``).
-    adapter_size:
+    adapter_size : int
         Bottleneck width of the adapter.
-    temperature:
+    temperature : float
         Softmax temperature on cosine similarities.
-    num_epochs, learning_rate:
+    num_epochs, learning_rate : int, float
         Adapter training settings (full-batch steps; ignored when ``adapter=False``).
-    text_column, label_column, seed, batch_size, max_length:
-        See :class:`~fewshot.base.FewShotClassifier`.
+    text_column, label_column, seed, batch_size, max_length
+        See :class:`LinearProbe`.
     """
 
     def __init__(
         self,
-        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
-        adapter: bool = False, adapter_size: int = 64, temperature: float = 0.05,
-        num_epochs: int = 100, learning_rate: float = 1e-3, text_column: str = "text", label_column: str = "label",
-        seed: int = 0, batch_size: int = 16, max_length: int = 256,
+        model_name_or_path: str = DEFAULT_PRETRAINED,
+        *,
+        adapter: bool = False,
+        adapter_size: int = 64,
+        temperature: float = 0.05,
+        num_epochs: int = 100,
+        learning_rate: float = 1e-3,
+        text_column: str = "text",
+        label_column: str = "label",
+        seed: int = 0,
+        batch_size: int = 16,
+        max_length: int = 256,
     ) -> None:
-        super().__init__(model_name_or_path, text_column, label_column, seed, batch_size, max_length)
+        super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
+                         batch_size=batch_size)
         self.adapter = adapter
         self.adapter_size = adapter_size
         self.temperature = temperature
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
+        self.max_length = max_length
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        name = type(self).__name__
+        check_number(name, "temperature", self.temperature, above=0)
+        check_number(name, "adapter_size", self.adapter_size, integer=True, minimum=1)
+        check_number(name, "num_epochs", self.num_epochs, integer=True, minimum=0)
+        check_number(name, "learning_rate", self.learning_rate, above=0)
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}.")
         self._load_encoder()
         features = torch.from_numpy(self._embed(texts))
         targets = torch.from_numpy(labels)

@@ -1,34 +1,34 @@
 """Standard fine-tuning with a classification head: the baseline every few-shot paper reports."""
 from __future__ import annotations
 
-import tempfile
-
 import numpy as np
-import torch
 from datasets import Dataset
-from transformers import DataCollatorWithPadding, Trainer
 
-from greennlp.encoders import efficient_training_args, load_encoder, load_tokenizer
-from greennlp.encoders.data import length_sorted_batches
+from greennlp.encoders import fine_tune, load_encoder, load_tokenizer
+from greennlp.encoders.finetune import predict_proba
+from greennlp.encoders.models import DEFAULT_PRETRAINED
 
-from .base import DEFAULT_SENTENCE_ENCODER, FewShotClassifier, count_trainable_parameters
+from .base import FewShotClassifier, check_number, count_trainable_parameters
 
 
 class HeadClassifier(FewShotClassifier):
     """Fine-tune the whole encoder with a new sequence-classification head (``AutoModelForSequenceClassification``).
 
-    Training runs through ``transformers.Trainer`` with :func:`encoders.efficient_training_args`.
+    Training runs through the project's one fine-tuning path, :func:`greennlp.encoders.fine_tune`, so these
+    numbers compare with every other fine-tuning result of the toolkit.
 
     Parameters
     ----------
-    model_name_or_path:
-        Any hub id or local path of an encoder checkpoint.
-    num_epochs, learning_rate, batch_size, weight_decay:
+    model_name_or_path : str
+        Any hub id or local path of an encoder checkpoint (default ``encoders.models.DEFAULT_PRETRAINED``).
+    num_epochs, learning_rate, batch_size, weight_decay : int, float, int, float
         Fine-tuning settings (the usual few-shot fine-tuning baseline: the whole model, a few dozen steps).
-    bf16:
+    warmup : float
+        Linear warm-up, a fraction of the steps (below 1) or a number of steps, as in ``fine_tune``.
+    bf16 : bool or None
         bfloat16 mixed precision; ``None`` keeps :func:`encoders.efficient_training_args`' choice (where native).
-    text_column, label_column, seed, max_length:
-        See :class:`~fewshot.base.FewShotClassifier`.
+    text_column, label_column, seed, max_length
+        See :class:`FewShotClassifier`; ``max_length`` truncates the texts (in tokens).
 
     Examples
     --------
@@ -39,61 +39,47 @@ class HeadClassifier(FewShotClassifier):
 
     def __init__(
         self,
-        model_name_or_path: str = DEFAULT_SENTENCE_ENCODER,
+        model_name_or_path: str = DEFAULT_PRETRAINED,
+        *,
         num_epochs: int = 10,
         learning_rate: float = 2e-5,
         batch_size: int = 8,
         weight_decay: float = 0.01,
+        warmup: float = 0.1,
         bf16: bool | None = None,
         text_column: str = "text",
         label_column: str = "label",
         seed: int = 0,
         max_length: int = 256,
     ) -> None:
-        super().__init__(model_name_or_path, text_column, label_column, seed, batch_size, max_length)
+        super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
+                         batch_size=batch_size)
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.warmup = warmup
         self.bf16 = bf16
+        self.max_length = max_length
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        name = type(self).__name__
+        check_number(name, "num_epochs", self.num_epochs, minimum=0)
+        check_number(name, "learning_rate", self.learning_rate, above=0)
+        check_number(name, "weight_decay", self.weight_decay, minimum=0)
+        check_number(name, "warmup", self.warmup, minimum=0)
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
         self.tokenizer_ = load_tokenizer(self.model_name_or_path)
         self.model_ = load_encoder(self.model_name_or_path, num_labels=self.num_classes_, seed=self.seed)
-        train = Dataset.from_dict({"text": texts, "labels": labels.tolist()}).map(
-            lambda batch: self.tokenizer_(batch["text"], truncation=True, max_length=self.max_length),
-            batched=True,
-            remove_columns=["text"],
+        fine_tune(
+            self.model_, self.tokenizer_, Dataset.from_dict({"text": texts, "label": labels.tolist()}),
+            epochs=self.num_epochs, learning_rate=self.learning_rate, batch_size=self.batch_size,
+            warmup=self.warmup, weight_decay=self.weight_decay, seed=self.seed, max_length=self.max_length,
+            **({} if self.bf16 is None else {"bf16": self.bf16}),
         )
-        with tempfile.TemporaryDirectory() as output_dir:
-            args = efficient_training_args(
-                output_dir,
-                num_train_epochs=self.num_epochs,
-                learning_rate=self.learning_rate,
-                per_device_train_batch_size=self.batch_size,
-                weight_decay=self.weight_decay,
-                seed=self.seed,
-                data_seed=self.seed,
-                logging_strategy="no",
-                disable_tqdm=True,
-                **({} if self.bf16 is None else {"bf16": self.bf16}),
-            )
-            trainer = Trainer(
-                model=self.model_,
-                args=args,
-                train_dataset=train,
-                data_collator=DataCollatorWithPadding(self.tokenizer_),
-            )
-            trainer.train()
         self.model_.eval()
         self.num_trainable_parameters_ = count_trainable_parameters(self.model_)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        device = next(self.model_.parameters()).device
-        output = np.empty((len(texts), self.num_classes_))
-        for index in length_sorted_batches(texts, 64):
-            batch = self.tokenizer_(
-                [texts[i] for i in index], padding=True, truncation=True, max_length=self.max_length,
-                return_tensors="pt",
-            ).to(device)
-            output[index] = torch.softmax(self.model_(**batch).logits.float(), dim=-1).cpu().numpy()
-        return output
+        return predict_proba(self.model_, self.tokenizer_, texts, batch_size=64, max_length=self.max_length)

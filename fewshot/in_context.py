@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM
 from greennlp.encoders import load_tokenizer
 from greennlp.encoders.models import resolve_model_path
 
-from .base import DEFAULT_CAUSAL_LM, FewShotClassifier
+from .base import DEFAULT_CAUSAL_LM, FewShotClassifier, check_number
 from .verbalizers import label_word_ids, normalize_verbalizer, space_before, split_template
 
 logger = logging.getLogger(__name__)
@@ -40,22 +40,22 @@ class InContextClassifier(FewShotClassifier):
 
     Parameters
     ----------
-    model_name_or_path:
+    model_name_or_path : str
         A causal-LM checkpoint (hub id or path), e.g. ``gpt2``.
-    verbalizer:
+    verbalizer : dict
         ``{label: "word"}``; the word follows the ``{label}`` slot of the template.
-    template:
+    template : str
         One demonstration, with a ``{text}`` slot and a ``{label}`` slot at its end.
-    separator:
+    separator : str
         Text between demonstrations.
-    num_demonstrations:
+    num_demonstrations : int or None
         Demonstrations per prompt (``None``: all training examples).
-    calibrate:
+    calibrate : bool
         Apply contextual calibration.
-    overflow:
-        ``"drop"`` or ``"truncate"`` (see above).
-    text_column, label_column, seed, batch_size:
-        See :class:`~fewshot.base.FewShotClassifier`.
+    overflow : {"drop", "truncate"}
+        What to give up when a prompt exceeds the context (see above).
+    text_column, label_column, seed, batch_size
+        See :class:`FewShotClassifier` (``batch_size`` counts prompts per forward pass).
 
     Examples
     --------
@@ -67,6 +67,7 @@ class InContextClassifier(FewShotClassifier):
     def __init__(
         self,
         model_name_or_path: str = DEFAULT_CAUSAL_LM,
+        *,
         verbalizer: Mapping[int, str | Sequence[str]] | None = None,
         template: str = "Input: {text}\nLabel: {label}",
         separator: str = "\n\n",
@@ -78,13 +79,23 @@ class InContextClassifier(FewShotClassifier):
         seed: int = 0,
         batch_size: int = 8,
     ) -> None:
-        super().__init__(model_name_or_path, text_column, label_column, seed, batch_size)
+        super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
+                         batch_size=batch_size)
         self.verbalizer = verbalizer
         self.template = template
         self.separator = separator
         self.num_demonstrations = num_demonstrations
         self.calibrate = calibrate
         self.overflow = overflow
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {self.overflow!r}.")
+        check_number(type(self).__name__, "num_demonstrations", self.num_demonstrations, integer=True, minimum=0,
+                     optional=True)
+        if not isinstance(self.separator, str):
+            raise ValueError(f"separator must be a string, got {self.separator!r}.")
 
     def _classes_for(self, labels: np.ndarray) -> np.ndarray:
         verbalizer = normalize_verbalizer(self.verbalizer)
@@ -97,8 +108,6 @@ class InContextClassifier(FewShotClassifier):
         return np.asarray(list(verbalizer))
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
-        if self.overflow not in OVERFLOW_POLICIES:
-            raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {self.overflow!r}.")
         pieces = split_template(self.template, required=("{text}", "{label}"), allowed=("{text}", "{label}"))
         if pieces[-1] != "{label}":
             raise ValueError(f"Template {self.template!r} must end with its {{label}} slot: the label word is scored there.")

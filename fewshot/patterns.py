@@ -1,6 +1,7 @@
 """PET-style pattern-verbalizer classification on a masked LM, zero-shot or fine-tuned on the K-shot set."""
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from greennlp.encoders import load_encoder, load_tokenizer
 
-from .base import DEFAULT_MASKED_LM, FewShotClassifier, count_trainable_parameters, seed_everything
+from .base import DEFAULT_MASKED_LM, FewShotClassifier, check_number, count_trainable_parameters, seeded
 from .training import train_steps
 from .verbalizers import normalize_verbalizer, single_token_id, space_before, split_template
 
@@ -29,18 +30,20 @@ class PatternClassifier(FewShotClassifier):
 
     Parameters
     ----------
-    model_name_or_path:
+    model_name_or_path : str
         A masked-LM checkpoint (hub id or path), e.g. ``roberta-large`` as in PET/LM-BFF.
-    verbalizer:
+    verbalizer : dict
         ``{label: "word"}`` or ``{label: ["word", ...]}``; e.g. ``{0: "terrible", 1: "great"}`` (LM-BFF, SST-2).
-    templates:
+    templates : str or sequence of str
         One or more templates such as ``"{text} It was {mask}."``.
-    num_epochs, learning_rate, batch_size, weight_decay:
+    num_epochs, learning_rate, batch_size, weight_decay : int, float, int, float
         Fine-tuning settings (LM-BFF uses learning rate 1e-5 and about 1000 steps with RoBERTa-large).
-    bf16:
+    bf16 : bool or None
         bfloat16 autocast during training; ``None``: where the hardware runs it natively.
-    text_column, label_column, seed, max_length:
-        See :class:`~fewshot.base.FewShotClassifier`; texts are truncated so that the template and mask fit.
+    text_column, label_column, seed
+        See :class:`FewShotClassifier`.
+    max_length : int
+        Tokens per input; texts are truncated so that the template and mask fit.
 
     Examples
     --------
@@ -52,6 +55,7 @@ class PatternClassifier(FewShotClassifier):
     def __init__(
         self,
         model_name_or_path: str = DEFAULT_MASKED_LM,
+        *,
         verbalizer: Mapping[int, str | Sequence[str]] | None = None,
         templates: str | Sequence[str] = DEFAULT_TEMPLATES,
         num_epochs: int = 10,
@@ -64,23 +68,35 @@ class PatternClassifier(FewShotClassifier):
         seed: int = 0,
         max_length: int = 256,
     ) -> None:
-        super().__init__(model_name_or_path, text_column, label_column, seed, batch_size, max_length)
+        super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
+                         batch_size=batch_size)
         self.verbalizer = verbalizer
         self.templates = templates
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.bf16 = bf16
+        self.max_length = max_length
 
-    def fit(self, dataset: Dataset | None = None) -> PatternClassifier:
-        """Fine-tune on ``dataset``, or with ``None`` only load the model and check templates and label words."""
-        if dataset is None:
-            self.classes_ = self._classes_for(np.empty(0, dtype=np.int64))
-            seed_everything(self.seed)
+    def fit(self, X: Dataset | Sequence[str] | None = None, y: Sequence[int] | None = None) -> PatternClassifier:
+        """Fine-tune on ``X`` (a Dataset, or texts with labels ``y``), or with ``None`` only load the model and
+        check templates and label words (zero-shot)."""
+        if X is not None:
+            return super().fit(X, y)
+        self._check_params()
+        self.classes_ = self._classes_for(np.empty(0, dtype=np.int64))
+        start = time.perf_counter()
+        with seeded(self.seed):
             self._setup()
-            self.fit_seconds_, self.num_trainable_parameters_ = 0.0, 0
-            return self
-        return super().fit(dataset)
+        self.fit_seconds_, self.num_trainable_parameters_ = time.perf_counter() - start, 0
+        return self
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        name = type(self).__name__
+        check_number(name, "num_epochs", self.num_epochs, integer=True, minimum=0)
+        check_number(name, "learning_rate", self.learning_rate, above=0)
+        check_number(name, "weight_decay", self.weight_decay, minimum=0)
 
     def _classes_for(self, labels: np.ndarray) -> np.ndarray:
         self.verbalizer_ = normalize_verbalizer(self.verbalizer)

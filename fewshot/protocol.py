@@ -5,6 +5,7 @@ FLOPs); :func:`summarize_benchmark` gives mean ± std per method and K, :func:`p
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -15,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from datasets import Dataset
+from sklearn.base import clone
+from tqdm.auto import tqdm
 
-from greennlp._files import save_figure, write_parquet
+from greennlp._files import exclusive_folder, save_figure, write_parquet
+from greennlp._results import ResultsTable
 from greennlp.budgets import flop_counter
 
 from .base import FewShotClassifier
@@ -24,15 +28,13 @@ from .sampling import sample_k_shot
 
 logger = logging.getLogger(__name__)
 
+RUN_KEY = ["dataset", "method", "k", "seed"]
 RUN_COLUMNS = [
-    "dataset", "method", "k", "seed", "accuracy", "train_seconds", "train_cpu_seconds", "inference_seconds_per_1k",
+    *RUN_KEY, "accuracy", "train_seconds", "train_cpu_seconds", "inference_seconds_per_1k",
     "trainable_parameters", "train_flops", "inference_flops_per_1k", "n_train", "n_eval",
 ]
-
-
-def clone_with_seed(method: FewShotClassifier, seed: int) -> FewShotClassifier:
-    """A new, unfitted copy of ``method`` with the same configuration and ``seed``."""
-    return type(method)(**{**method.get_params(), "seed": seed})
+RUNS_FILE = "runs.parquet"
+WRITER = "fewshot.run_benchmark"
 
 
 def run_benchmark(
@@ -40,28 +42,33 @@ def run_benchmark(
     dataset: Dataset,
     k_values: Sequence[int] = (8, 16, 32, 64),
     seeds: int | Sequence[int] = 5,
+    *,
     eval_dataset: Dataset | None = None,
     output_dir: str | os.PathLike | None = None,
     dataset_name: str = "",
     count_flops: bool = True,
     flops_sample: int = 32,
     resume: bool = True,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Run every method at every K for every data seed and return one row per run.
 
     For each ``(k, seed)`` the same K-shot sample (:func:`sample_k_shot`) is given to every method, and each
-    method is a fresh copy of the given one with its ``seed`` set to the data seed. Accuracy is measured on
-    all of ``eval_dataset``. Price tag columns: ``train_seconds`` (wall) and ``train_cpu_seconds`` (process
-    CPU time, less sensitive to other load on a shared machine), ``inference_seconds_per_1k`` (wall, over the
-    whole evaluation set), ``trainable_parameters``, and with ``count_flops=True``: ``train_flops`` (torch
-    operations of one extra, untimed ``fit`` for the first seed of each K; a multiply-add is 2 FLOPs;
-    scikit-learn heads are not counted) and ``inference_flops_per_1k`` (from ``flops_sample`` evaluation texts).
+    method is a fresh copy (``sklearn.base.clone``) of the given one with its ``seed`` set to the data seed.
+    Accuracy is measured on all of ``eval_dataset``. Price tag columns: ``train_seconds`` (wall) and
+    ``train_cpu_seconds`` (process CPU time, less sensitive to other load on a shared machine),
+    ``inference_seconds_per_1k`` (wall, over the whole evaluation set), ``trainable_parameters``, and with
+    ``count_flops=True``: ``train_flops`` (torch operations of one extra, untimed ``fit`` for the first seed of
+    each K; a multiply-add is 2 FLOPs; scikit-learn heads are not counted) and ``inference_flops_per_1k`` (from
+    ``flops_sample`` evaluation texts). ``progress`` shows a progress bar over the runs.
 
-    With ``output_dir`` the table is written to ``runs.parquet`` after every run (atomically, so an
-    interrupted benchmark keeps what it finished), the summary to ``summary.parquet`` and the plot to
-    ``accuracy_vs_k.png``. With ``resume=True`` (the default) the runs already in ``output_dir/runs.parquet``
-    (same ``dataset_name``, method, K and seed) are kept and not rerun, so an interrupted or extended benchmark
-    (more seeds, another K) trains only what is missing; ``resume=False`` starts the table afresh.
+    With ``output_dir`` the folder is held for this process alone while the benchmark runs (a second writer
+    fails at once), the table gets a row in ``runs.parquet`` after every run (atomically, so an interrupted
+    benchmark keeps what it finished), and at the end the summary goes to ``summary.parquet`` and the plot to
+    ``accuracy_vs_k.png``. With ``resume=True`` (the default) the runs already in ``runs.parquet`` (same
+    ``dataset_name``, method, K and seed) are kept and not rerun, so an interrupted or extended benchmark (more
+    seeds, another K) trains only what is missing; ``resume=False`` starts the table afresh. With an
+    ``output_dir`` the returned table is the whole of ``runs.parquet``.
 
     Examples
     --------
@@ -76,63 +83,83 @@ def run_benchmark(
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seed_list or not k_values:
         raise ValueError(f"Need at least one seed and one K; got seeds={seeds!r}, k_values={k_values!r}.")
-    first = next(iter(methods.values()))
-    text_column, label_column = first.text_column, first.label_column
+    text_column, label_column = _shared_columns(methods)
+    missing = [c for c in (text_column, label_column) if c not in eval_dataset.column_names]
+    if missing:
+        raise ValueError(f"eval_dataset has no column(s) {missing}; it has {eval_dataset.column_names}.")
     eval_texts = list(eval_dataset[text_column])
     eval_labels = np.asarray(eval_dataset[label_column])
-    rows = _previous_runs(output_dir) if resume and output_dir is not None else []
-    done = {(row["dataset"], row["method"], int(row["k"]), int(row["seed"])) for row in rows}
-    for k in k_values:
-        for seed in seed_list:
-            todo = [name for name in methods if (dataset_name, name, k, seed) not in done]
-            if not todo:
-                logger.info("%s k=%d seed=%d: all methods already in runs.parquet, skipped", dataset_name, k, seed)
-                continue
-            train = sample_k_shot(dataset, k, seed, label_column=label_column)
-            for name in todo:
-                template = methods[name]
-                row = _one_run(template, train, seed, eval_texts, eval_labels)
+    with exclusive_folder(output_dir, WRITER) if output_dir is not None else contextlib.nullcontext():
+        table = None
+        if output_dir is not None:
+            table = ResultsTable(Path(output_dir) / RUNS_FILE, key=RUN_KEY, writer=WRITER, required=RUN_COLUMNS)
+            if not resume:
+                table.replace(_table([]))
+        done = table.done() if table is not None else set()
+        plan = [(k, seed, name) for k in k_values for seed in seed_list for name in methods
+                if (dataset_name, name, k, seed) not in done]
+        if len(plan) < len(k_values) * len(seed_list) * len(methods):
+            logger.info("%s: %d runs already in %s, skipped", dataset_name or "benchmark",
+                        len(k_values) * len(seed_list) * len(methods) - len(plan), RUNS_FILE)
+        rows, sample = [], None
+        with tqdm(plan, desc=dataset_name or "few-shot benchmark", unit="run", disable=not progress) as bar:
+            for k, seed, name in bar:
+                bar.set_postfix_str(f"{name} k={k} seed={seed}")
+                if sample is None or sample[:2] != (k, seed):
+                    sample = (k, seed, sample_k_shot(dataset, k, seed, label_column=label_column))
+                train = sample[2]
+                row = _one_run(methods[name], train, seed, eval_texts, eval_labels)
                 if count_flops and seed == seed_list[0]:
-                    row.update(_flops(template, train, seed, eval_texts[:flops_sample]))
-                rows.append({"dataset": dataset_name, "method": name, "k": k, "seed": seed, **row})
+                    row.update(_flops(methods[name], train, seed, eval_texts[:flops_sample]))
+                row = {"dataset": dataset_name, "method": name, "k": k, "seed": seed, **row}
                 logger.info("%s %s k=%d seed=%d accuracy=%.4f train=%.1fs", dataset_name, name, k, seed,
                             row["accuracy"], row["train_seconds"])
-                if output_dir is not None:
-                    write_parquet(Path(output_dir) / "runs.parquet", _table(rows))
-    table = _table(rows)
-    if output_dir is not None:
-        write_benchmark(table, output_dir)
-    return table
+                if table is not None:
+                    table.append(row)
+                rows.append(row)
+        if table is None:
+            return _table(rows)
+        runs = table.load()[RUN_COLUMNS]
+        _write_report(runs, Path(output_dir))
+    return runs
 
 
 def write_benchmark(runs: pd.DataFrame, output_dir: str | os.PathLike) -> pd.DataFrame:
     """Write a benchmark table's ``runs.parquet``, ``summary.parquet`` and ``accuracy_vs_k.png`` (atomically)
     into ``output_dir``, as :func:`run_benchmark` does at its end; returns the summary (one row per dataset,
-    method and K). Use it to report runs merged from several benchmarks."""
-    output_dir = Path(output_dir)
+    method and K). Use it to report runs merged from several benchmarks. The folder is held for this process
+    while it writes."""
+    with exclusive_folder(output_dir, "fewshot.write_benchmark") as folder:
+        write_parquet(folder / RUNS_FILE, runs)
+        return _write_report(runs, folder)
+
+
+def _write_report(runs: pd.DataFrame, folder: Path) -> pd.DataFrame:
     summary = summarize_benchmark(runs).reset_index()
-    write_parquet(output_dir / "runs.parquet", runs)
-    write_parquet(output_dir / "summary.parquet", summary)
-    figure = plot_accuracy_vs_k(runs)
-    save_figure(output_dir / "accuracy_vs_k.png", figure)
-    figure.clf()
+    write_parquet(folder / "summary.parquet", summary)
+    save_figure(folder / "accuracy_vs_k.png", plot_accuracy_vs_k(runs))
     return summary
 
 
-def _previous_runs(output_dir: str | os.PathLike) -> list[dict]:
-    path = Path(output_dir) / "runs.parquet"
-    if not path.exists():
-        return []
-    previous = pd.read_parquet(path)
-    missing = sorted(set(RUN_COLUMNS) - set(previous.columns))
-    if missing:
-        raise ValueError(f"{path} lacks the columns {missing}: it was not written by run_benchmark. "
-                         "Use another output_dir or pass resume=False to overwrite it.")
-    return previous[RUN_COLUMNS].to_dict("records")
+def _shared_columns(methods: Mapping[str, FewShotClassifier]) -> tuple[str, str]:
+    for name, method in methods.items():
+        if not isinstance(method, FewShotClassifier):
+            raise TypeError(f"methods[{name!r}] is a {type(method).__name__}; run_benchmark takes few-shot "
+                            "classifiers such as greennlp.fewshot.LinearProbe(...).")
+    columns = {(method.text_column, method.label_column) for method in methods.values()}
+    if len(columns) > 1:
+        raise ValueError(f"The methods read different (text_column, label_column) pairs {sorted(columns)}; the "
+                         "benchmark samples and evaluates one dataset, so give every method the same columns.")
+    return columns.pop()
+
+
+def _fresh(method: FewShotClassifier, seed: int) -> FewShotClassifier:
+    """A new, unfitted copy of ``method`` with the same parameters and ``seed``."""
+    return clone(method).set_params(seed=seed)
 
 
 def _one_run(template: FewShotClassifier, train: Dataset, seed: int, texts: list[str], labels: np.ndarray) -> dict:
-    model = clone_with_seed(template, seed)
+    model = _fresh(template, seed)
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(train)
     train_seconds, train_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
@@ -156,7 +183,7 @@ def _one_run(template: FewShotClassifier, train: Dataset, seed: int, texts: list
 
 
 def _flops(template: FewShotClassifier, train: Dataset, seed: int, texts: list[str]) -> dict:
-    model = clone_with_seed(template, seed)
+    model = _fresh(template, seed)
     with flop_counter() as counter:
         model.fit(train)
     train_flops = counter.get_total_flops()
@@ -190,15 +217,17 @@ def summarize_benchmark(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_accuracy_vs_k(runs: pd.DataFrame):
-    """One panel per dataset: mean accuracy vs K (log scale) with ± std error bars, one line per method."""
-    import matplotlib
+    """One panel per dataset: mean accuracy vs K (log scale) with ± std error bars, one line per method.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Returns a ``matplotlib.figure.Figure`` built without pyplot (nothing global to close); save it with
+    ``figure.savefig(path)``.
+    """
+    from matplotlib.figure import Figure
 
     summary = summarize_benchmark(runs).reset_index()
     datasets = list(dict.fromkeys(summary["dataset"]))
-    figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    figure = Figure(figsize=(5 * len(datasets), 4), layout="tight")
+    axes = figure.subplots(1, len(datasets), squeeze=False)
     for axis, name in zip(axes[0], datasets, strict=True):
         part = summary[summary["dataset"] == name]
         for method, rows in part.groupby("method", sort=False):
@@ -211,5 +240,4 @@ def plot_accuracy_vs_k(runs: pd.DataFrame):
         axis.set_title(name or "few-shot")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    figure.tight_layout()
     return figure

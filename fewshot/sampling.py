@@ -7,7 +7,7 @@ import numpy as np
 from datasets import Dataset
 
 
-def sample_k_shot(dataset: Dataset, k: int, seed: int, label_column: str = "label") -> Dataset:
+def sample_k_shot(dataset: Dataset, k: int, seed: int, *, label_column: str = "label") -> Dataset:
     """Return ``k`` examples of every class of ``dataset``, drawn at random with ``seed``.
 
     The result is a new ``Dataset`` (the input is not changed) ordered by a seeded shuffle, so that
@@ -27,7 +27,8 @@ def sample_k_shot(dataset: Dataset, k: int, seed: int, label_column: str = "labe
     Raises
     ------
     ValueError
-        When ``k < 1``, the label column is missing, or a class has fewer than ``k`` examples.
+        When ``k < 1``, the dataset is empty, the label column is missing or has missing labels (``None``), or a
+        class has fewer than ``k`` examples.
 
     Examples
     --------
@@ -37,11 +38,22 @@ def sample_k_shot(dataset: Dataset, k: int, seed: int, label_column: str = "labe
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer (examples per class), got {k!r}.")
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"sample_k_shot takes a datasets.Dataset, got {type(dataset).__name__}.")
     if label_column not in dataset.column_names:
         raise ValueError(
             f"Dataset has no label column {label_column!r}; it has {dataset.column_names}. Pass label_column=."
         )
-    labels = np.asarray(dataset[label_column])
+    if len(dataset) == 0:
+        raise ValueError("sample_k_shot got an empty dataset: there is nothing to sample from.")
+    labels = list(dataset[label_column])
+    unlabelled = sum(label is None for label in labels)
+    if unlabelled:
+        raise ValueError(
+            f"Column {label_column!r} has {unlabelled} missing label(s) (None) out of {len(labels)}; K-shot sampling "
+            f"needs a label on every row. Drop them first: dataset.filter(lambda row: row[{label_column!r}] is not None)."
+        )
+    labels = np.asarray(labels)
     counts = Counter(labels.tolist())
     short = {label: count for label, count in sorted(counts.items()) if count < k}
     if short:

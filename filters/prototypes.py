@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from datasets import Dataset
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.utils.validation import check_is_fitted
 
 from greennlp.encoders import embed
 from greennlp.encoders.models import DEFAULT_PRETRAINED
@@ -32,8 +34,11 @@ def nearest_centroid_distance(embeddings: np.ndarray, centroids: np.ndarray) -> 
     return 1.0 - similarity[np.arange(len(similarity)), nearest], nearest
 
 
-class PrototypePruner:
+class PrototypePruner(BaseEstimator):
     """Score examples by distance to the nearest k-means prototype in embedding space, then select.
+
+    A scikit-learn estimator: options are keyword-only, stored as given and checked in ``fit``;
+    ``sklearn.base.clone`` works, and using it before ``fit`` raises ``sklearn.exceptions.NotFittedError``.
 
     Parameters
     ----------
@@ -78,9 +83,11 @@ class PrototypePruner:
     --------
     >>> pruner = PrototypePruner(n_clusters=10).fit(train)              # doctest: +SKIP
     >>> hard_half = pruner.select(train, fraction=0.5, keep="hard")     # doctest: +SKIP
+    >>> pruner.score_samples(["a new sentence"])                        # doctest: +SKIP
+    array([0.31])
     """
 
-    def __init__(self, encoder=DEFAULT_PRETRAINED, n_clusters: int = 10, per_class: bool = False,
+    def __init__(self, encoder=DEFAULT_PRETRAINED, *, n_clusters: int = 10, per_class: bool = False,
                  algorithm: str = "auto", text_column: str = "text", label_column: str = "label",
                  tokenizer=None, batch_size: int = 64, max_length: int = 256, cache_dir=None,
                  progress: bool = True, random_state: int = 0):
@@ -111,7 +118,7 @@ class PrototypePruner:
         elif isinstance(X, Sequence) and not isinstance(X, str):
             texts = list(X)
         else:
-            raise TypeError(f"fit/transform take a Dataset, a list of texts or an embedding array; got "
+            raise TypeError(f"fit/score_samples take a Dataset, a list of texts or an embedding array; got "
                             f"{type(X).__name__}.")
         if isinstance(self.encoder, str) and self.cache_dir is not False:
             vectors = cached_embed(texts, self.encoder, self.cache_dir, self.batch_size, self.max_length,
@@ -137,17 +144,26 @@ class PrototypePruner:
             raise ValueError(f"got {len(y)} labels for {n_samples} examples; give one label per example.")
         return y
 
-    def _kmeans(self, n_points: int):
+    def _check_params(self) -> None:
         if self.algorithm not in ("auto", "kmeans", "minibatch"):
             raise ValueError(f"algorithm={self.algorithm!r}; choose 'auto', 'kmeans' or 'minibatch'.")
+        if not isinstance(self.n_clusters, (int, np.integer)) or isinstance(self.n_clusters, bool) or self.n_clusters < 1:
+            raise ValueError(f"n_clusters must be a positive integer; got {self.n_clusters!r}.")
+        for name in ("batch_size", "max_length"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        for name in ("text_column", "label_column"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a column name (a string); got {getattr(self, name)!r}.")
+
+    def _kmeans(self, n_points: int):
         minibatch = self.algorithm == "minibatch" or (self.algorithm == "auto" and n_points > MINIBATCH_ABOVE)
         if minibatch:
             return MiniBatchKMeans(self.n_clusters, batch_size=2048, n_init=3, random_state=self.random_state)
         return KMeans(self.n_clusters, n_init=3, random_state=self.random_state)
 
     def _cluster(self, embeddings: np.ndarray, where: str) -> np.ndarray:
-        if not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 1:
-            raise ValueError(f"n_clusters must be a positive integer; got {self.n_clusters!r}.")
         if len(embeddings) < self.n_clusters:
             raise ValueError(f"{where} has {len(embeddings)} examples, fewer than n_clusters={self.n_clusters}; "
                              "lower n_clusters (or use per_class=False).")
@@ -160,6 +176,7 @@ class PrototypePruner:
 
         ``y``: class labels for ``per_class=True`` when ``X`` is not a Dataset with ``label_column``.
         """
+        self._check_params()
         embeddings = _unit_rows(self._embeddings(X))
         labels = self._labels(X, y, len(embeddings))
         self.n_features_in_ = embeddings.shape[1]
@@ -178,13 +195,10 @@ class PrototypePruner:
             self.scores_[rows], self.clusters_[rows] = nearest_centroid_distance(embeddings[rows], centers)
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "scores_"):
-            raise RuntimeError("this PrototypePruner is not fitted yet: call fit(dataset) first.")
-
-    def transform(self, X, y=None) -> np.ndarray:
-        """Scores (distance to the nearest fitted centroid) for new examples; ``y`` is needed when per class."""
-        self._check_fitted()
+    def score_samples(self, X, y=None) -> np.ndarray:
+        """Per-example scores of new examples: the cosine distance of each to its nearest fitted centroid (higher
+        = less prototypical, as ``scores_``); ``y`` gives the classes when ``per_class``."""
+        check_is_fitted(self, "scores_")
         embeddings = self._embeddings(X)
         if embeddings.shape[1] != self.n_features_in_:
             raise ValueError(f"embeddings have dimension {embeddings.shape[1]}; the pruner was fitted on "
@@ -201,7 +215,7 @@ class PrototypePruner:
             scores[rows] = nearest_centroid_distance(embeddings[rows], self.cluster_centers_[key])[0]
         return scores
 
-    def select(self, dataset: Dataset, fraction: float, keep: str = "hard", seed: int = 0,
+    def select(self, dataset: Dataset, fraction: float, *, keep: str = "hard", seed: int = 0,
                return_ids: bool = False, stratify: bool = False):
         """Keep ``fraction`` of the fitted ``dataset`` (exact, rounded half up).
 
@@ -210,7 +224,7 @@ class PrototypePruner:
         class proportions of ``label_column`` (see ``filters.select_stratified``). Returns a Dataset in the
         original row order, or the row positions with ``return_ids=True``.
         """
-        self._check_fitted()
+        check_is_fitted(self, "scores_")
         if keep not in ("hard", "easy"):
             raise ValueError(f"keep={keep!r}; choose 'hard' (far from prototypes) or 'easy' (near).")
         if len(dataset) != len(self.scores_):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 from datasets import Dataset
+from sklearn.exceptions import NotFittedError
 
 from greennlp.fewshot import ContrastiveClassifier, HeadClassifier, LinearProbe, PrototypeClassifier
-from greennlp.fewshot.base import NotFittedError
 from greennlp.fewshot.contrastive import generate_pairs
 
 FAST = {
@@ -49,7 +49,7 @@ def test_trainable_parameters_reflect_what_each_method_updates(tiny_bert_path, t
 
 
 def test_input_errors(tiny_bert_path, tiny_train):
-    with pytest.raises(NotFittedError, match="call fit"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         LinearProbe(tiny_bert_path).predict(["a film"])
     with pytest.raises(ValueError, match=r"no column\(s\) \['review'\].*text_column="):
         LinearProbe(tiny_bert_path, text_column="review").fit(tiny_train)

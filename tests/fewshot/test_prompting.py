@@ -24,7 +24,7 @@ def test_pattern_round_trip_zero_and_few_shot(epochs, tiny_bert_path, tiny_train
 
 def test_pattern_zero_shot_without_data_matches_zero_epochs(tiny_bert_path, tiny_train, tiny_test):
     zero = PatternClassifier(tiny_bert_path, verbalizer={0: ["bad", "dull"], 1: "good"}).fit(None)
-    assert zero.classes_.tolist() == [0, 1] and zero.fit_seconds_ == 0
+    assert zero.classes_.tolist() == [0, 1] and zero.num_trainable_parameters_ == 0
     no_epochs = PatternClassifier(tiny_bert_path, verbalizer={0: ["bad", "dull"], 1: "good"}, num_epochs=0)
     np.testing.assert_allclose(
         zero.predict_proba(tiny_test["text"]), no_epochs.fit(tiny_train).predict_proba(tiny_test["text"]), atol=1e-6

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from greennlp.fewshot import LinearProbe, PrototypeClassifier, run_benchmark, summarize_benchmark
-from greennlp.fewshot.protocol import RUN_COLUMNS, clone_with_seed
+from greennlp.fewshot.protocol import RUN_COLUMNS
 
 
 def test_benchmark_table_files_and_summary(tiny_bert_path, tiny_train, tiny_test, tmp_path):
@@ -29,7 +29,8 @@ def test_benchmark_table_files_and_summary(tiny_bert_path, tiny_train, tiny_test
     assert summary.loc[("toy", "probe", 2), "accuracy_mean"] == pytest.approx(one.mean())
     assert summary.loc[("toy", "probe", 2), "accuracy_std"] == pytest.approx(np.std(one))
     assert (tmp_path / "accuracy_vs_k.png").stat().st_size > 1000
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy_vs_k.png", "runs.parquet", "summary.parquet"]
+    files = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))  # lock files are hidden
+    assert files == ["accuracy_vs_k.png", "runs.parquet", "summary.parquet"]
 
 
 def test_same_seeds_same_accuracies(tiny_bert_path, tiny_train, tiny_test):
@@ -39,13 +40,26 @@ def test_same_seeds_same_accuracies(tiny_bert_path, tiny_train, tiny_test):
     assert first["accuracy"].tolist() == second["accuracy"].tolist()
 
 
-def test_clone_keeps_configuration_and_sets_seed(tiny_bert_path):
-    clone = clone_with_seed(PrototypeClassifier(tiny_bert_path, adapter=True, temperature=0.1, seed=0), 7)
-    assert clone.seed == 7 and clone.adapter is True and clone.temperature == 0.1
-    assert not hasattr(clone, "classes_")
+def test_each_run_gets_a_clone_with_the_data_seed(tiny_bert_path, tiny_train, tiny_test, monkeypatch):
+    import greennlp.fewshot.protocol as protocol
+
+    fitted = []
+    original = protocol._one_run
+    monkeypatch.setattr(protocol, "_one_run", lambda template, *args: fitted.append(template) or original(template, *args))
+    method = PrototypeClassifier(tiny_bert_path, adapter=True, temperature=0.1, num_epochs=2, seed=0)
+    run_benchmark({"adapter": method}, tiny_train, k_values=(2,), seeds=[7], eval_dataset=tiny_test,
+                  count_flops=False, progress=False)
+    assert fitted == [method] and not hasattr(method, "classes_")  # the given method is a template, never fitted
+    copy = protocol._fresh(method, 7)
+    assert copy.seed == 7 and copy.adapter is True and copy.temperature == 0.1 and not hasattr(copy, "classes_")
 
 
 def test_benchmark_errors(tiny_bert_path, tiny_train):
+    with pytest.raises(TypeError, match="few-shot classifiers"):
+        run_benchmark({"lr": object()}, tiny_train, eval_dataset=tiny_train)
+    with pytest.raises(ValueError, match="different"):
+        run_benchmark({"a": LinearProbe(tiny_bert_path), "b": LinearProbe(tiny_bert_path, text_column="x")},
+                      tiny_train, eval_dataset=tiny_train)
     with pytest.raises(ValueError, match="needs eval_dataset="):
         run_benchmark({"probe": LinearProbe(tiny_bert_path)}, tiny_train, k_values=(2,), seeds=1)
     with pytest.raises(ValueError, match="methods is empty"):
@@ -74,5 +88,28 @@ def test_resume_runs_only_what_is_missing(tiny_bert_path, tiny_train, tiny_test,
                           output_dir=tmp_path, dataset_name="toy", count_flops=False, resume=False)
     assert calls == [1] and fresh["seed"].tolist() == [1]
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "runs.parquet")
-    with pytest.raises(ValueError, match="resume=False"):
+    with pytest.raises(ValueError, match="not written by fewshot.run_benchmark"):
         run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0], eval_dataset=tiny_test, output_dir=tmp_path)
+
+
+def test_one_writer_per_output_folder(tiny_bert_path, tiny_train, tiny_test, tmp_path):
+    from greennlp._files import FolderInUseError, exclusive_folder
+
+    with exclusive_folder(tmp_path, "another benchmark"), pytest.raises(FolderInUseError, match="another process"):
+        run_benchmark({"probe": LinearProbe(tiny_bert_path)}, tiny_train, k_values=(2,), seeds=[0],
+                      eval_dataset=tiny_test, output_dir=tmp_path)
+
+
+def test_plot_is_a_figure_outside_pyplot():
+    import sys
+
+    from matplotlib.figure import Figure
+
+    from greennlp.fewshot import plot_accuracy_vs_k
+
+    runs = pd.DataFrame({"dataset": ["a", "a", "b"], "method": "probe", "k": [2, 4, 2], "seed": 0,
+                         "accuracy": [0.5, 0.7, 0.6], **{c: 1.0 for c in RUN_COLUMNS[5:]}})
+    figure = plot_accuracy_vs_k(runs)
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    if "matplotlib.pyplot" in sys.modules:  # nothing registered with pyplot, so nothing to close
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []

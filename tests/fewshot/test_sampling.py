@@ -39,3 +39,10 @@ def test_errors_name_the_problem():
         sample_k_shot(data, k=0, seed=0)
     with pytest.raises(ValueError, match="no label column 'target'"):
         sample_k_shot(data, k=2, seed=0, label_column="target")
+    with pytest.raises(ValueError, match="empty dataset"):
+        sample_k_shot(data.select([]), k=1, seed=0)
+    unlabelled = Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, None, 1]})
+    with pytest.raises(ValueError, match=r"'label' has 1 missing label\(s\) \(None\).*dataset.filter"):
+        sample_k_shot(unlabelled, k=1, seed=0)
+    with pytest.raises(TypeError, match="datasets.Dataset"):
+        sample_k_shot({"label": [0, 1]}, k=1, seed=0)

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 from datasets import Dataset
+from sklearn.exceptions import NotFittedError
 from synthetic import synthetic_sentiment
 
 from greennlp.filters.embedding_cache import cached_embed, embedding_key
@@ -77,33 +78,54 @@ def test_select_hard_and_easy_exact_fraction():
         pruner.select(ds, fraction=1.5)
 
 
-def test_per_class_clusters_each_class_and_transform():
+def test_per_class_clusters_each_class_and_score_samples():
     X, cluster = clustered()
     labels = np.where(cluster == 0, "a", "b")
     pruner = PrototypePruner(n_clusters=2, per_class=True).fit(X, y=labels)
     assert list(pruner.classes_) == ["a", "b"] and set(pruner.cluster_centers_) == {"a", "b"}
     assert pruner.cluster_centers_["a"].shape == (2, DIM)
-    np.testing.assert_allclose(pruner.transform(X, y=labels), pruner.scores_, atol=1e-9)
+    np.testing.assert_allclose(pruner.score_samples(X, y=labels), pruner.scores_, atol=1e-9)
     with pytest.raises(ValueError, match="needs labels"):
         PrototypePruner(n_clusters=2, per_class=True).fit(X)
     with pytest.raises(ValueError, match="not seen in fit"):
-        pruner.transform(X[:2], y=["c", "c"])
+        pruner.score_samples(X[:2], y=["c", "c"])
 
 
 def test_clear_errors():
     X, _ = clustered()
     with pytest.raises(ValueError, match="fewer than n_clusters=200"):
         PrototypePruner(n_clusters=200).fit(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         PrototypePruner().select(Dataset.from_dict({"x": [1]}), 0.5)
+    with pytest.raises(NotFittedError):
+        PrototypePruner().score_samples(X)
     with pytest.raises(ValueError, match="must be 2-D"):
         PrototypePruner(n_clusters=2).fit(np.zeros(5))
     with pytest.raises(ValueError, match="algorithm='fast'"):
         PrototypePruner(n_clusters=2, algorithm="fast").fit(X)
     with pytest.raises(ValueError, match="dimension 3"):
-        PrototypePruner(n_clusters=2).fit(X).transform(np.zeros((2, 3)))
+        PrototypePruner(n_clusters=2).fit(X).score_samples(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="text_column='text'"):
         PrototypePruner(n_clusters=2).fit(Dataset.from_dict({"body": ["a"]}))
+    with pytest.raises(ValueError, match="n_clusters must be a positive integer; got 0"):
+        PrototypePruner(n_clusters=0).fit(X)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        PrototypePruner(batch_size=0).fit(X)
+
+
+def test_pruner_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+
+    pruner = PrototypePruner(n_clusters=3, per_class=True, random_state=4)
+    assert pruner.get_params()["n_clusters"] == 3 and "scores_" not in pruner.get_params()
+    copy = clone(pruner)
+    assert copy is not pruner and copy.get_params() == pruner.get_params()
+    X, _ = clustered()
+    fitted = PrototypePruner(n_clusters=3).fit(X)
+    assert not hasattr(clone(fitted), "scores_")
+    np.testing.assert_allclose(fitted.score_samples(X), fitted.scores_, atol=1e-9)
+    with pytest.raises(TypeError):
+        PrototypePruner("encoder", 3)  # options are keyword-only
 
 
 @pytest.fixture(scope="module")
