@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from .energy import EnergyMeter
+from .energy import EnergyMeter, codecarbon_available
 from .flops import flop_counter
 from .price_tag import PriceTag
 
@@ -38,8 +38,8 @@ class BudgetCallback(TrainerCallback):
     flop_steps:
         Number of optimizer steps measured with the FLOP counter (each such step runs a little slower).
     use_codecarbon:
-        ``None`` uses codecarbon's offline tracker when installed, else a labelled estimate (see
-        :class:`budgets.EnergyMeter`); ``False`` always estimates.
+        ``None`` uses codecarbon's offline tracker when installed, else a labelled estimate;
+        ``False`` always estimates; ``True`` requires codecarbon (``ImportError`` here, without it).
     country_iso_code:
         Country for codecarbon's carbon intensity.
 
@@ -53,6 +53,7 @@ class BudgetCallback(TrainerCallback):
 
     def __init__(
         self,
+        *,
         output_dir: str | os.PathLike | None = None,
         run_name: str | None = None,
         flop_steps: int = 4,
@@ -62,6 +63,9 @@ class BudgetCallback(TrainerCallback):
     ) -> None:
         if flop_steps < 1:
             raise ValueError(f"flop_steps must be >= 1 (steps measured for FLOPs); got {flop_steps}.")
+        if use_codecarbon and not codecarbon_available():
+            raise ImportError("BudgetCallback(use_codecarbon=True) but codecarbon is not installed: "
+                              "`pip install greennlp[energy]`, or use_codecarbon=None to estimate without it.")
         self.output_dir = output_dir
         self.run_name = run_name
         self.flop_steps = flop_steps
@@ -75,6 +79,8 @@ class BudgetCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if model is None:
             raise ValueError("BudgetCallback needs the Trainer to pass `model` to callbacks (Trainer does).")
+        # Everything that can fail comes before the hook: a failed start must leave the model as it was.
+        self._meter = EnergyMeter(use_codecarbon=self.use_codecarbon, country_iso_code=self.country_iso_code)
         self._model = model
         self._counts = np.zeros(3, dtype=np.int64)  # examples, non-padding tokens, padded tokens
         self._hook = model.register_forward_pre_hook(self._count_inputs, with_kwargs=True)
@@ -88,7 +94,6 @@ class BudgetCallback(TrainerCallback):
         self._peak_rss = _rss_mb()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        self._meter = EnergyMeter(use_codecarbon=self.use_codecarbon, country_iso_code=self.country_iso_code)
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._meter.start()
         self._start = time.perf_counter()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import time
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from datasets import Dataset
-from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, Trainer
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from greennlp._files import save_figure, write_parquet
+from greennlp._files import exclusive_folder, save_figure
+from greennlp._results import ResultsTable
 from greennlp.datamaps import DataMap
-from greennlp.encoders import efficient_training_args
+from greennlp.encoders import accuracy, fine_tune
+from greennlp.encoders.models import seeded_rng
 from greennlp.filters import select_by_region, select_random
 
 from .callback import BudgetCallback
@@ -37,53 +40,71 @@ NAMED_STRATEGIES = ("random", *REGION_STRATEGIES)
 FULL = "full"
 TABLE_FILE = "budget_curve.parquet"
 KEY = ["strategy", "fraction", "seed"]
-
-
-def _accuracy(eval_prediction) -> dict[str, float]:
-    logits, labels = eval_prediction
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())}
+#: Price-tag fields copied into each row of the table, under the ``PriceTag`` names.
+PRICE_TAG_COLUMNS = ("train_flops", "wall_time_s", "optimizer_steps", "examples_seen", "tokens_seen",
+                     "peak_memory_mb", "energy_kwh", "co2e_kg", "energy_method")
+# A strategy name becomes part of a folder name: one path component, no separators, no leading dot.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+# Settings that BudgetCurve sets per run itself.
+_RESERVED_SETTINGS = ("seed", "data_seed", "output_dir")
 
 
 class BudgetCurve:
     """Accuracy against data budget and compute, for several subset-selection strategies.
 
+    Every run trains through :func:`greennlp.encoders.fine_tune` (the project's one fine-tuning path, with its
+    linear warm-up) and is evaluated with :func:`greennlp.encoders.accuracy` (the one accuracy), so a curve's
+    numbers compare with every other result of the toolkit.
+
     Parameters
     ----------
     model_init:
-        ``model_init()`` returns a fresh model (as for ``Trainer(model_init=...)``; the Trainer seeds it).
+        ``model_init()`` returns a fresh model; it is called once per run, with torch's RNG seeded by the
+        run's seed (the caller's RNG state is restored afterwards).
     train_dataset:
-        Tokenized training set with labels; the data map (when used) must describe it.
+        Raw training set with a text and an integer label column (tokenized per run by ``fine_tune``); the
+        data map (when used) must describe it.
     eval_datasets:
-        ``{name: tokenized dataset}``; each run reports ``accuracy_<name>`` (e.g. ``dev``, ``imdb``, ``cr``).
+        ``{name: raw dataset}``; each run reports ``accuracy_<name>`` (e.g. ``dev``, ``imdb``, ``cr``).
     output_dir:
         Holds ``budget_curve.parquet`` (one row per finished run), each run's ``price_tag.json`` and plots.
+        One ``BudgetCurve`` writes into a folder at a time (a second one fails at once).
+    tokenizer:
+        Tokenizes the texts; its pad id pads the batches unless ``data_collator`` is given.
     strategies:
         Names (``"random"``, ``"ambiguous"``, ``"easy"``, ``"hard"``) and/or selectors, as a sequence or a
         ``{name: name_or_selector}`` dict. A selector is ``selector(dataset, fraction, seed) -> Dataset``.
+        Names become folder names: letters, digits, ``.``, ``_``, ``+`` and ``-``, not starting with a dot.
     fractions:
         Data fractions in (0, 1]. Fraction 1.0 is the same data for every strategy and is trained once per
         seed, recorded as strategy ``"full"``.
     seeds:
-        Each seed sets the subset (for random selection and ties) and the model initialisation and order.
+        Each seed sets the subset (for random selection and ties), the model initialisation and the data order.
     data_map:
-        A ``datamaps.DataMap`` of ``train_dataset``; needed by region strategies.
-    tokenizer, data_collator:
-        The collator, or a tokenizer for ``DataCollatorWithPadding``; neither: the Trainer's default.
+        A ``greennlp.datamaps.DataMap`` of ``train_dataset``; needed by region strategies.
+    data_collator:
+        Batch collator passed to ``fine_tune`` (default: its padding collator).
     training_args:
-        Overrides for :func:`encoders.efficient_training_args` (e.g. ``num_train_epochs``, ``learning_rate``).
+        Overrides passed to :func:`greennlp.encoders.fine_tune` (``TrainingArguments`` names such as
+        ``num_train_epochs``, ``learning_rate``, ``warmup_steps``; they win over ``fine_tune``'s defaults).
+        ``seed`` is set per run from ``seeds`` and cannot be overridden.
+    text_column, label_column, max_length:
+        Columns of the datasets, and the truncation length.
     flop_steps, use_codecarbon:
         Passed to each run's :class:`BudgetCallback`.
+    progress:
+        Show a progress bar over the runs.
 
     Attributes
     ----------
     results_ : pandas.DataFrame
-        Every finished run (this call's and earlier ones'), after :meth:`run`.
+        Every finished run (this call's and earlier ones'), after :meth:`run`. Its cost columns carry the
+        :class:`PriceTag` field names (``train_flops``, ``wall_time_s``, ``tokens_seen``, ...).
 
     Examples
     --------
     >>> curve = BudgetCurve(lambda: load_encoder("tiny", tokenizer=tok), train, {"dev": dev}, "runs/curve",
-    ...                     data_map=DataMap.load("maps/sst2"), tokenizer=tok)          # doctest: +SKIP
+    ...                     tokenizer=tok, data_map=DataMap.load("maps/sst2"))        # doctest: +SKIP
     >>> curve.run(); curve.plot("runs/curve/curve.png")                              # doctest: +SKIP
     """
 
@@ -93,29 +114,38 @@ class BudgetCurve:
         train_dataset: Dataset,
         eval_datasets: Mapping[str, Dataset],
         output_dir: str | os.PathLike,
+        *,
+        tokenizer: PreTrainedTokenizerBase,
         strategies: Sequence[str | Selector] | Mapping[str, str | Selector] = ("random", "ambiguous", "easy", "hard"),
         fractions: Sequence[float] = (0.1, 0.25, 0.33, 0.5, 1.0),
         seeds: Sequence[int] = (0,),
         data_map: DataMap | None = None,
-        tokenizer: PreTrainedTokenizerBase | None = None,
         data_collator: Callable | None = None,
         training_args: Mapping[str, Any] | None = None,
+        text_column: str = "text",
+        label_column: str = "label",
+        max_length: int = 128,
         flop_steps: int = 2,
         use_codecarbon: bool | None = None,
+        progress: bool = True,
     ) -> None:
         self.model_init = model_init
         self.train_dataset = train_dataset
         self.eval_datasets = eval_datasets
         self.output_dir = output_dir
+        self.tokenizer = tokenizer
         self.strategies = strategies
         self.fractions = fractions
         self.seeds = seeds
         self.data_map = data_map
-        self.tokenizer = tokenizer
         self.data_collator = data_collator
         self.training_args = training_args
+        self.text_column = text_column
+        self.label_column = label_column
+        self.max_length = max_length
         self.flop_steps = flop_steps
         self.use_codecarbon = use_codecarbon
+        self.progress = progress
 
     # -- configuration --------------------------------------------------------------------------------
     def selectors(self) -> dict[str, Selector]:
@@ -126,10 +156,17 @@ class BudgetCurve:
         for name, strategy in items:
             if name == FULL:
                 raise ValueError(f"Strategy name {FULL!r} is reserved for the fraction-1.0 runs; rename it.")
+            if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"Strategy name {name!r} cannot name a run folder: use letters, digits, '.', '_', '+' and '-', "
+                    "not starting with '.' (no path separators). Name selectors with a {name: selector} dict.")
+            if name in selectors:
+                raise ValueError(f"Two strategies are named {name!r}; give them distinct names with a "
+                                 "{name: selector} dict.")
             if callable(strategy):
                 selectors[name] = strategy
             elif strategy == "random":
-                selectors[name] = lambda dataset, fraction, seed: select_random(dataset, fraction, seed=seed)
+                selectors[name] = _select_random
             elif strategy in REGION_STRATEGIES:
                 if self.data_map is None:
                     raise ValueError(f"Strategy {strategy!r} selects a data-map region: pass data_map=DataMap.load(...) "
@@ -151,88 +188,112 @@ class BudgetCurve:
             raise ValueError(f"fractions must be in (0, 1]; got {list(self.fractions)}.")
         if not self.eval_datasets:
             raise ValueError("BudgetCurve needs at least one eval set: eval_datasets={'dev': dev_dataset}.")
-        runs = [(name, f, int(s)) for s in self.seeds for f in fractions if f < 1.0 for name in self.selectors()]
+        names = list(self.selectors())
+        runs = [(name, f, int(s)) for s in self.seeds for f in fractions if f < 1.0 for name in names]
         runs += [(FULL, 1.0, int(s)) for s in self.seeds if 1.0 in fractions]
         return runs
+
+    def _check(self) -> None:
+        reserved = sorted(set(self.training_args or {}) & set(_RESERVED_SETTINGS))
+        if reserved:
+            raise ValueError(f"training_args sets {reserved}: BudgetCurve sets these per run (seeds=, output_dir=).")
+        named = {"train_dataset": self.train_dataset, **{f"eval_datasets[{k!r}]": v for k, v in self.eval_datasets.items()}}
+        for name, dataset in named.items():
+            missing = [c for c in (self.text_column, self.label_column) if c not in dataset.column_names]
+            if missing:
+                raise ValueError(
+                    f"{name} lacks the columns {missing} (it has {dataset.column_names}). BudgetCurve takes raw "
+                    "datasets with a text and a label column and tokenizes them itself (encoders.fine_tune); pass "
+                    "text_column= / label_column=, or the datasets from before tokenize_dataset.")
 
     # -- running --------------------------------------------------------------------------------------
     @property
     def table_path(self) -> Path:
         return Path(self.output_dir) / TABLE_FILE
 
+    def _table(self) -> ResultsTable:
+        return ResultsTable(self.table_path, key=KEY, writer="BudgetCurve", required=["n_train"])
+
     def load_results(self) -> pd.DataFrame:
         """The finished runs recorded in ``output_dir`` (empty when none)."""
-        if self.table_path.is_file():
-            return pd.read_parquet(self.table_path)
-        return pd.DataFrame(columns=KEY)
+        return self._table().load()
 
     def run(self) -> pd.DataFrame:
-        """Train and evaluate every planned run not already in the table; returns all finished runs."""
+        """Train and evaluate every planned run not already in the table; returns all finished runs.
+
+        The table gets a row after every run (a crash loses at most the run in progress), and a rerun skips
+        every ``(strategy, fraction, seed)`` already in it.
+        """
         planned = self.planned_runs()
         selectors = self.selectors()
-        results = self.load_results()
-        done = {(r.strategy, float(r.fraction), int(r.seed)) for r in results[KEY].itertuples()}
-        todo = [run for run in planned if run not in done]
-        logger.info("BudgetCurve: %d planned runs, %d already finished, %d to train.", len(planned),
-                    len(planned) - len(todo), len(todo))
-        for strategy, fraction, seed in todo:
-            subset = self.train_dataset if strategy == FULL else selectors[strategy](self.train_dataset, fraction, seed)
-            row = self._train_one(strategy, fraction, seed, subset)
-            results = pd.concat([results, pd.DataFrame([row])], ignore_index=True) if len(results) else pd.DataFrame([row])
-            write_parquet(self.table_path, results)  # after every run: a crash loses at most the run in progress
-        self.results_ = results
-        return results
+        self._check()
+        with exclusive_folder(self.output_dir, owner="BudgetCurve"):
+            table = self._table()
+            done = table.done()
+            todo = [run for run in planned if run not in done]
+            logger.info("BudgetCurve: %d planned runs, %d already finished, %d to train.", len(planned),
+                        len(planned) - len(todo), len(todo))
+            for strategy, fraction, seed in tqdm(todo, desc="BudgetCurve", unit="run", disable=not self.progress):
+                subset = (self.train_dataset if strategy == FULL
+                          else selectors[strategy](self.train_dataset, fraction, seed))
+                table.append(self._train_one(strategy, fraction, seed, subset))
+            self.results_ = table.load()
+        return self.results_
 
     def _train_one(self, strategy: str, fraction: float, seed: int, subset: Dataset) -> dict[str, Any]:
         name = f"{strategy}-{fraction:g}-seed{seed}"
         run_dir = Path(self.output_dir) / "runs" / name
-        settings = {"seed": seed, "logging_strategy": "no", "disable_tqdm": True, **(self.training_args or {})}
-        args = efficient_training_args(str(run_dir), **settings)
-        collator = self.data_collator or (DataCollatorWithPadding(self.tokenizer) if self.tokenizer else None)
         budget = BudgetCallback(output_dir=run_dir, run_name=name, flop_steps=self.flop_steps,
                                 use_codecarbon=self.use_codecarbon)
-        trainer = Trainer(model_init=self.model_init, args=args, train_dataset=subset, data_collator=collator,
-                          compute_metrics=_accuracy, callbacks=[budget])
-        start = time.perf_counter()
-        trainer.train()
+        with seeded_rng(seed):
+            model = self.model_init()
+        trainer = fine_tune(model, self.tokenizer, subset, run_dir, seed=seed, callbacks=[budget],
+                            collator=self.data_collator, text_column=self.text_column,
+                            label_column=self.label_column, max_length=self.max_length, **(self.training_args or {}))
         row: dict[str, Any] = {"strategy": strategy, "fraction": fraction, "seed": seed, "n_train": len(subset)}
-        for eval_name, dataset in self.eval_datasets.items():
-            metrics = trainer.evaluate(eval_dataset=dataset, metric_key_prefix=eval_name)
-            row[f"accuracy_{eval_name}"] = float(metrics[f"{eval_name}_accuracy"])
         tag = budget.price_tag_
-        row.update(train_flops=tag.train_flops, train_time_s=tag.wall_time_s, run_time_s=time.perf_counter() - start,
-                   examples_seen=tag.examples_seen, tokens_seen=tag.tokens_seen, energy_kwh=tag.energy_kwh,
-                   co2e_kg=tag.co2e_kg, energy_method=tag.energy_method,
-                   finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        for eval_name, dataset in self.eval_datasets.items():
+            row[f"accuracy_{eval_name}"] = accuracy(trainer.model, self.tokenizer, dataset, text_column=self.text_column,
+                                                    label_column=self.label_column, max_length=self.max_length)
+            tag.metrics[f"accuracy_{eval_name}"] = row[f"accuracy_{eval_name}"]
+        tag.save(run_dir)
+        row.update({column: getattr(tag, column) for column in PRICE_TAG_COLUMNS})
+        row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         logger.info("BudgetCurve %s: %s", name, {k: v for k, v in row.items() if k.startswith("accuracy_")})
         return row
 
     # -- analysis -------------------------------------------------------------------------------------
     def summary(self, results: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Mean and std over seeds of every accuracy and of the cost, per strategy and fraction."""
+        """Mean and std over seeds of every accuracy and of the cost, per strategy and fraction.
+
+        The std is the population std (``ddof=0``, as ``numpy.std``), the convention of the whole toolkit
+        (``fewshot`` summaries, data-map ``variability``): one seed gives 0, not NaN.
+        """
         results = self.load_results() if results is None else results
         if results.empty:
             raise ValueError(f"No finished runs in {str(self.table_path)!r}; call run() first.")
-        metrics = [c for c in results.columns if c.startswith("accuracy_")] + ["train_flops", "train_time_s"]
-        summary = results.groupby(["strategy", "fraction"])[metrics].agg(["mean", "std"])
-        summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+        if "train_time_s" in results and "wall_time_s" not in results:  # tables written by greennlp 0.1
+            results = results.rename(columns={"train_time_s": "wall_time_s"})
+        metrics = [c for c in results.columns if c.startswith("accuracy_")] + ["train_flops", "wall_time_s"]
+        grouped = results.groupby(["strategy", "fraction"])[metrics]
+        summary = grouped.agg(["mean", lambda values: float(np.std(values))])
+        summary.columns = [f"{metric}_{'mean' if stat == 'mean' else 'std'}" for metric, stat in summary.columns]
         summary["runs"] = results.groupby(["strategy", "fraction"]).size()
         return summary.reset_index()
 
-    def plot(self, path: str | os.PathLike | None = None, results: pd.DataFrame | None = None):
+    def plot(self, path: str | os.PathLike | None = None, *, results: pd.DataFrame | None = None):
         """Accuracy vs data fraction and vs train FLOPs (mean +- std over seeds), one row per eval set.
 
-        The fraction-1.0 run (``"full"``) ends every strategy's line. Saved to ``path`` (PNG/SVG) when given.
+        The fraction-1.0 run (``"full"``) ends every strategy's line. Returns a ``matplotlib.figure.Figure``
+        (no pyplot state), saved to ``path`` (PNG/SVG) when given.
         """
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         summary = self.summary(results)
         eval_names = [c[len("accuracy_"):-len("_mean")] for c in summary.columns
                       if c.startswith("accuracy_") and c.endswith("_mean")]
-        figure, axes = plt.subplots(len(eval_names), 2, figsize=(10, 3.6 * len(eval_names)), squeeze=False)
+        figure = Figure(figsize=(10, 3.6 * len(eval_names)))
+        axes = figure.subplots(len(eval_names), 2, squeeze=False)
         full = summary[summary["strategy"] == FULL]
         for row_axes, eval_name in zip(axes, eval_names, strict=True):
             mean, std = f"accuracy_{eval_name}_mean", f"accuracy_{eval_name}_std"
@@ -251,6 +312,10 @@ class BudgetCurve:
         if path is not None:
             save_figure(path, figure)
         return figure
+
+
+def _select_random(dataset: Dataset, fraction: float, seed: int) -> Dataset:
+    return select_random(dataset, fraction=fraction, seed=seed)
 
 
 def _select_region(dataset: Dataset, fraction: float, seed: int, data_map: DataMap, region: str) -> Dataset:

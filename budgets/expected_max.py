@@ -2,10 +2,13 @@
 ``n`` random hyperparameter trials, with its spread, computed exactly from ``N`` observed trial scores."""
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from greennlp._files import save_figure
 
 
 def expected_max_performance(scores: Sequence[float], n_values: Sequence[int] | None = None) -> pd.DataFrame:
@@ -58,38 +61,40 @@ def expected_max_performance(scores: Sequence[float], n_values: Sequence[int] | 
 
 def plot_expected_max(
     scores: Sequence[float],
+    *,
     costs: Sequence[float] | None = None,
     cost_label: str = "cost (s)",
     label: str | None = None,
     axes=None,
+    path: str | os.PathLike | None = None,
 ):
     """Plot expected max performance (mean +- std band) against trials and, given ``costs``, against cost.
 
     The cost of a budget of ``n`` trials is ``n`` times the mean cost of one trial (Dodge et al. 2019).
-    Pass ``axes`` (one axis, or two when ``costs`` is given) to overlay several models; returns the figure.
+    Pass ``axes`` (one axis, or two when ``costs`` is given) to overlay several models. Returns the
+    ``matplotlib.figure.Figure`` (built without pyplot, so nothing global is left open), saved to ``path``
+    (PNG/SVG) when given.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     frame = expected_max_performance(scores)
     panels = 2 if costs is not None else 1
     if axes is None:
-        figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
-        axes = list(axes[0])
+        figure = Figure(figsize=(5 * panels, 3.6))
+        axes = list(figure.subplots(1, panels, squeeze=False)[0])
     else:
         axes = list(np.atleast_1d(axes))
         figure = axes[0].figure
     if len(axes) != panels:
-        raise ValueError(f"plot_expected_max() needs {panels} axes for costs={'given' if costs else None}.")
+        raise ValueError(f"plot_expected_max() needs {panels} axes for costs={'given' if costs is not None else None}; "
+                         f"got {len(axes)}.")
     xs = [frame["n"].to_numpy(float)]
     if costs is not None:
         costs = np.asarray(costs, dtype=float)
         if len(costs) != len(frame):
             raise ValueError(f"costs has {len(costs)} entries but scores has {len(frame)}; give one cost per trial.")
         xs.append(frame["n"].to_numpy(float) * costs.mean())
-    for axis, x, xlabel in zip(axes, xs, ["trials (n)", cost_label], strict=True):
+    for axis, x, xlabel in zip(axes, xs, ["trials (n)", cost_label][:panels], strict=True):
         mean, std = frame["expected_max"].to_numpy(), frame["std"].to_numpy()
         line = axis.plot(x, mean, marker="o", markersize=3, label=label)[0]
         axis.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
@@ -98,4 +103,6 @@ def plot_expected_max(
         axis.grid(alpha=0.3)
         if label:
             axis.legend()
+    if path is not None:
+        save_figure(path, figure)
     return figure

@@ -50,6 +50,13 @@ def training_step_flops(model: torch.nn.Module, batch: Mapping[str, torch.Tensor
 
     The optimizer update is elementwise and not counted (it is ``O(parameters)``, negligible next to the
     matmuls). Use it to price a step before a run, or to check :class:`BudgetCallback`'s extrapolation.
+
+    A linear layer on a batch of 2: forward 2 x (2 x 4 x 3) = 48 FLOPs, weight gradient 48 more (the input
+    needs no gradient).
+
+    >>> import torch
+    >>> training_step_flops(torch.nn.Linear(4, 3), {"input": torch.ones(2, 4)})
+    96
     """
     was_training = model.training
     model.train()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,17 @@ _MARKDOWN_COLUMNS = (
 
 @dataclass
 class PriceTag:
-    """What one training run cost. Write it with :meth:`save`, show it with :meth:`markdown_row`.
+    """What one training run cost. Write it with :meth:`save`, show it with :meth:`markdown_header` and
+    :meth:`markdown_row`. These field names are the toolkit's names for these quantities everywhere (results
+    tables of ``BudgetCurve`` and of the scripts use them as column names).
 
     ``train_flops`` counts a multiply-add as 2 FLOPs (``torch.utils.flop_counter``); ``flops_method`` says how
     many steps were measured and how the total was extrapolated. ``energy_method`` says whether energy was
     measured (codecarbon) or estimated, and from what.
+
+    >>> tag = PriceTag("demo", wall_time_s=12.34, examples_seen=1000, metrics={"eval_accuracy": 0.912})
+    >>> tag.markdown_row(["eval_accuracy"])
+    '| demo | 12.3 | 0 | 1,000 | 0 | 0.0 | 0 | 0 | 0 | 0.912 |'
     """
 
     run_name: str
@@ -81,13 +88,14 @@ class PriceTag:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @staticmethod
-    def markdown_header() -> str:
-        """The header and separator lines matching :meth:`markdown_row`."""
-        names = [name for name, _, _ in _MARKDOWN_COLUMNS]
+    def markdown_header(metrics: Sequence[str] | None = None) -> str:
+        """The header and separator lines matching :meth:`markdown_row` with the same ``metrics``."""
+        names = [name for name, _, _ in _MARKDOWN_COLUMNS] + list(metrics or [])
         return "| " + " | ".join(names) + " |\n|" + "---|" * len(names)
 
-    def markdown_row(self, metrics: list[str] | None = None) -> str:
-        """One Markdown table row; ``metrics`` names entries of ``self.metrics`` to append as columns."""
+    def markdown_row(self, metrics: Sequence[str] | None = None) -> str:
+        """One Markdown table row; ``metrics`` names entries of ``self.metrics`` to append as columns (an entry
+        the tag lacks gives an empty cell)."""
         cells = [fmt(getattr(self, attribute)) for _, attribute, fmt in _MARKDOWN_COLUMNS]
         for name in metrics or []:
             value = self.metrics.get(name)
@@ -95,4 +103,5 @@ class PriceTag:
         return "| " + " | ".join(cells) + " |"
 
     def __str__(self) -> str:
-        return self.markdown_header() + "\n" + self.markdown_row()
+        metrics = sorted(self.metrics)
+        return self.markdown_header(metrics) + "\n" + self.markdown_row(metrics)

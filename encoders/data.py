@@ -42,10 +42,18 @@ def tokenize_dataset(
 
     Examples
     --------
-    >>> train = tokenize_dataset(load_benchmark("sst2"), tokenizer, group_by_length=32)      # doctest: +SKIP
-    >>> args = efficient_training_args("out", train_sampling_strategy="sequential", per_device_train_batch_size=32)
-    >>> trainer = Trainer(model, args, train_dataset=train,
-    ...                   data_collator=PaddingCollator(tokenizer.pad_token_id))  # doctest: +SKIP
+    >>> from datasets import Dataset
+    >>> from transformers import Trainer
+    >>> from greennlp.encoders import efficient_training_args, load_encoder, train_wordpiece_tokenizer
+    >>> data = Dataset.from_dict({"text": ["a good film", "a bad film", "good", "a long and very dull film"],
+    ...                           "label": [1, 0, 1, 0]})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> train = tokenize_dataset(data, tokenizer, group_by_length=2)   # batches of 2 rows of similar length
+    >>> list(train["num_tokens"])
+    [8, 5, 5, 3]
+    >>> args = efficient_training_args("out", train_sampling_strategy="sequential", per_device_train_batch_size=2)
+    >>> trainer = Trainer(load_encoder("tiny", tokenizer=tokenizer), args, train_dataset=train,
+    ...                   data_collator=PaddingCollator(tokenizer.pad_token_id))
     """
     missing = [c for c in (text_column, text_pair_column, label_column, *keep_columns) if c and c not in dataset.column_names]
     if missing:

@@ -4,13 +4,16 @@ Every model comes back with fused SDPA attention and, where the hardware support
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -159,6 +162,7 @@ def miniature_config(size: str, vocab_size: int, num_labels: int = 2, max_positi
 
 def load_encoder(
     name_or_path_or_size: str,
+    *,
     num_labels: int = 2,
     task: str = "classification",
     tokenizer: PreTrainedTokenizerBase | None = None,
@@ -188,19 +192,50 @@ def load_encoder(
     attn_implementation:
         Defaults to ``"flash_attention_2"`` on CUDA when installed, else ``"sdpa"`` (fused attention, CPU too).
     seed:
-        Seed for the random initialisation of a config-built model or a new classification head.
+        Seed for the random initialisation of a config-built model or a new classification head. The model is
+        built under ``torch.random.fork_rng()``, so the caller's global torch RNG state is left untouched;
+        ``None`` draws from (and advances) the global RNG as any ``torch.nn`` constructor does.
 
     Examples
     --------
-    >>> model = load_encoder("tiny", num_labels=2, tokenizer=tokenizer)          # doctest: +SKIP
+    >>> from greennlp.encoders import train_wordpiece_tokenizer
+    >>> tokenizer = train_wordpiece_tokenizer(["a good film", "a bad film"], vocab_size=100)
+    >>> model = load_encoder("tiny", num_labels=2, tokenizer=tokenizer, seed=0)
+    >>> model.config.num_hidden_layers, model.config.hidden_size
+    (2, 128)
+
+    Pretrained weights come from the hub, or from the installed offline copy (``greennlp[offline-models]``):
+
     >>> model = load_encoder("sentence-transformers/all-MiniLM-L6-v2", num_labels=2)  # doctest: +SKIP
     """
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
     if attn_implementation is None:
         attn_implementation = _best_attention()
-    if seed is not None:
+    with seeded_rng(seed):
+        model = _build(name_or_path_or_size, num_labels, task, tokenizer, attn_implementation)
+    if bf16:
+        model = model.to(torch.bfloat16)
+    if compile:
+        model = torch.compile(model)
+    return model
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int | None) -> Iterator[None]:
+    """Run the block with torch's RNGs (CPU and CUDA) seeded with ``seed`` and restore the caller's state
+    afterwards; ``seed=None`` runs it on the global state, unchanged. Private to the library."""
+    if seed is None:
+        yield
+        return
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
+        yield
+
+
+def _build(name_or_path_or_size: str, num_labels: int, task: str, tokenizer: PreTrainedTokenizerBase | None,
+           attn_implementation: str) -> PreTrainedModel:
     if name_or_path_or_size in MINIATURE_SIZES:
         if tokenizer is None:
             raise ValueError(
@@ -217,16 +252,13 @@ def load_encoder(
         auto = AutoModelForSequenceClassification if task == "classification" else AutoModelForMaskedLM
         kwargs = {"num_labels": num_labels} if task == "classification" else {}
         model = auto.from_pretrained(path, attn_implementation=attn_implementation, **kwargs)
-    if bf16:
-        model = model.to(torch.bfloat16)
-    if compile:
-        model = torch.compile(model)
     return model
 
 
-def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
-    """Load a fast tokenizer by hub id or path (with the same offline fallback as :func:`load_encoder`)."""
-    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+def load_tokenizer(name_or_path: str | os.PathLike, **kwargs: Any) -> PreTrainedTokenizerBase:
+    """Load a fast tokenizer by hub id or path (with the same offline fallback as :func:`load_encoder`);
+    ``kwargs`` go to ``AutoTokenizer.from_pretrained`` (e.g. ``model_max_length``)."""
+    return AutoTokenizer.from_pretrained(resolve_model_path(str(name_or_path)), **kwargs)
 
 
 def _best_attention() -> str:

@@ -16,6 +16,12 @@ def train_wordpiece_tokenizer(
 
     The result behaves like ``bert-base-uncased``'s tokenizer ([CLS] ... [SEP], offsets, padding) so that
     collators and ``Trainer`` work unchanged.
+
+    >>> tokenizer = train_wordpiece_tokenizer(["a good film", "a bad film"] * 10, vocab_size=100)
+    >>> tokenizer.tokenize("A good film")
+    ['a', 'good', 'film']
+    >>> tokenizer.decode(tokenizer("a bad film")["input_ids"])
+    '[CLS] a bad film [SEP]'
     """
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)

@@ -5,10 +5,12 @@ Works for any fast tokenizer (WordPiece, byte-level BPE, SentencePiece/Unigram) 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 
+import datasets
 import numpy as np
 from datasets import Dataset, IterableDataset
 from transformers import PreTrainedTokenizerBase
@@ -45,6 +47,16 @@ def align_words_to_tokens(
     word_ids:
         int32, index of the (last) word the token overlaps, -1 for special tokens and tokens that cover
         only whitespace. Sub-tokens of one word share its id, which is how whole words are masked together.
+
+    Examples
+    --------
+    "a tiger" tokenized as ``[CLS] a ti ##ger [SEP]``; "a" is a function word, "tiger" a content word:
+
+    >>> spans = np.array([[0, 1, 0], [2, 7, 1]])
+    >>> offsets = [(0, 0), (0, 1), (2, 4), (4, 7), (0, 0)]
+    >>> content, word_ids = align_words_to_tokens(offsets, spans, special_tokens_mask=[1, 0, 0, 0, 1])
+    >>> content.tolist(), word_ids.tolist()
+    ([0, 0, 1, 1, 0], [-1, 0, 1, 1, -1])
     """
     special = [special_tokens_mask] if special_tokens_mask is not None else None
     (content,), (word_ids,) = align_batch([offset_mapping], [word_spans], special)
@@ -88,12 +100,14 @@ def add_content_word_mask(
     dataset: Dataset | IterableDataset,
     tokenizer: PreTrainedTokenizerBase,
     tagger: ContentWordTagger | None = None,
+    *,
     text_column: str = "text",
     max_length: int | None = 128,
     batch_size: int = 1000,
     keep_offsets: bool = False,
     remove_columns: Sequence[str] | None = None,
     num_proc: int | None = None,
+    progress: bool = True,
 ) -> Dataset | IterableDataset:
     """Tokenize ``text_column`` and add a per-token ``content_word_mask`` (1 = part of a content word).
 
@@ -114,6 +128,14 @@ def add_content_word_mask(
         Columns to drop (the text column is kept unless listed).
     num_proc:
         Worker processes for ``Dataset.map`` (spaCy's own ``n_process`` is set on the tagger).
+    progress:
+        Show the progress bar of ``Dataset.map`` ("Tagging content words"); ``False`` hides it for this call.
+        A streaming ``IterableDataset`` is tagged lazily, as it is read, so it shows none.
+
+    Raises
+    ------
+    ValueError
+        When a text is missing (``None``), naming the column and the row; ``TypeError`` for other non-strings.
 
     Examples
     --------
@@ -122,7 +144,8 @@ def add_content_word_mask(
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
             f"{type(tokenizer).__name__} is a slow tokenizer without offset mappings, which content-word "
-            "alignment needs. Load the fast version: AutoTokenizer.from_pretrained(name, use_fast=True)."
+            "alignment needs. Load the fast version: greennlp.encoders.load_tokenizer(name) "
+            "(or AutoTokenizer.from_pretrained(name, use_fast=True))."
         )
     columns = dataset.column_names
     if columns is not None and text_column not in columns:
@@ -130,8 +153,9 @@ def add_content_word_mask(
     tagger = tagger if tagger is not None else ContentWordTagger()
     tagger._ensure_loaded()
 
-    def tag_batch(batch: dict[str, list]) -> dict[str, list]:
+    def tag_batch(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         texts = batch[text_column]
+        _check_texts(texts, indices, text_column)
         encoded = tokenizer(
             texts,
             truncation=max_length is not None,
@@ -147,12 +171,37 @@ def add_content_word_mask(
             del encoded["offset_mapping"]
         return dict(encoded)
 
-    kwargs = dict(batched=True, batch_size=batch_size, remove_columns=list(remove_columns or []))
+    kwargs = dict(batched=True, with_indices=True, batch_size=batch_size, remove_columns=list(remove_columns or []))
     if isinstance(dataset, IterableDataset):
         return dataset.map(tag_batch, **kwargs)
     fingerprint = _fingerprint(dataset, tokenizer, tagger, text_column, max_length, keep_offsets, kwargs)
-    return dataset.map(tag_batch, num_proc=num_proc, new_fingerprint=fingerprint,
-                       desc="Tagging content words", **kwargs)
+    with _progress_bars(progress):
+        return dataset.map(tag_batch, num_proc=num_proc, new_fingerprint=fingerprint,
+                           desc="Tagging content words", **kwargs)
+
+
+def _check_texts(texts: list, indices: list[int], text_column: str) -> None:
+    for text, row in zip(texts, indices, strict=True):
+        if text is None:
+            raise ValueError(f"add_content_word_mask(): row {row} of column {text_column!r} is None (a missing "
+                             "text). Drop such rows (dataset.filter) or replace them with '' first.")
+        if not isinstance(text, str):
+            raise TypeError(f"add_content_word_mask(): row {row} of column {text_column!r} holds a "
+                            f"{type(text).__name__}, not a string: {text!r:.80}.")
+
+
+@contextlib.contextmanager
+def _progress_bars(enabled: bool) -> Iterator[None]:
+    """Hide ``datasets``' progress bars for the block when ``enabled`` is False, then restore the setting
+    (``datasets`` has no per-call switch); with ``enabled`` the user's own setting is left as it is."""
+    if enabled or not datasets.is_progress_bar_enabled():
+        yield
+        return
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.enable_progress_bars()
 
 
 def _fingerprint(dataset, tokenizer, tagger, *settings) -> str:

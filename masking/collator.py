@@ -6,8 +6,9 @@ pretraining run can switch strategy with one argument and compare like with like
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,10 @@ from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBas
 from .alignment import CONTENT_MASK_COLUMN, WORD_IDS_COLUMN
 
 BUDGETS = ("content", "matched")
+#: The one default budget of :class:`DataCollatorForContentMasking` and :func:`mlm_collator`: ``"matched"``
+#: masks as many tokens as random masking at the same ``mlm_probability``, so a swap of collators changes which
+#: tokens are predicted, not how many.
+DEFAULT_BUDGET = "matched"
 MASKING_STRATEGIES = ("random", "whole-word", "content")
 
 # Keys the tokenizer knows how to pad; everything else in a feature dict is ignored by the collators.
@@ -27,7 +32,7 @@ _PADDED_KEYS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens
 class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
     """Mask only content words for masked-language-model training.
 
-    Takes the same parameters as ``transformers.DataCollatorForLanguageModeling`` (``mlm_probability``,
+    Takes the same parameters as ``transformers.DataCollatorForLanguageModeling`` (``mlm_probability`` in (0, 1],
     ``mask_replace_prob`` / ``random_replace_prob`` for the 80/10/10 split, ``pad_to_multiple_of``,
     ``seed``) and reads the ``content_word_mask`` and ``word_ids`` columns added by
     :func:`add_content_word_mask`.
@@ -35,10 +40,10 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
     Parameters
     ----------
     budget:
-        ``"content"``: each content word is masked with probability ``mlm_probability``.
-        ``"matched"``: the probability is rescaled per batch so that the expected number of masked tokens
-        equals random masking at ``mlm_probability`` over all non-special tokens (the fair comparison);
-        capped at 1 when a batch has too few content tokens to meet the budget.
+        ``"matched"`` (default, also :func:`mlm_collator`'s): the probability is rescaled per batch so that the
+        expected number of masked tokens equals random masking at ``mlm_probability`` over all non-special
+        tokens (the fair comparison); capped at 1 when a batch has too few content tokens to meet the budget.
+        ``"content"``: each content word is masked with probability ``mlm_probability`` (fewer masked tokens).
     whole_words:
         Mask all sub-tokens of a word together (needs the ``word_ids`` column; without it each content
         token is drawn on its own).
@@ -52,14 +57,26 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
 
     Examples
     --------
-    >>> collator = DataCollatorForContentMasking(tokenizer, mlm_probability=0.15, budget="matched", seed=0)  # doctest: +SKIP
-    >>> batch = collator([dataset[i] for i in range(8)])                                                  # doctest: +SKIP
+    >>> from datasets import Dataset
+    >>> from greennlp.encoders import train_wordpiece_tokenizer
+    >>> from greennlp.masking import ContentWordTagger, add_content_word_mask
+    >>> texts = ["A tiger is eating the carrot.", "It is what it is."]
+    >>> tokenizer = train_wordpiece_tokenizer(texts * 10, vocab_size=100)
+    >>> dataset = add_content_word_mask(Dataset.from_dict({"text": texts}), tokenizer, ContentWordTagger("blank"),
+    ...                                 remove_columns=["text"])
+    >>> dataset[0]["content_word_mask"]  # [CLS] a tiger is eating the carrot . [SEP]
+    [0, 0, 1, 0, 1, 0, 1, 0, 0]
+    >>> collator = DataCollatorForContentMasking(tokenizer, mlm_probability=0.15, budget="matched", seed=0)
+    >>> batch = collator([dataset[i] for i in range(2)])
+    >>> sorted(batch), tuple(batch["labels"].shape)
+    (['attention_mask', 'input_ids', 'labels'], (2, 9))
     """
 
-    budget: str = "content"
-    whole_words: bool = True
+    budget: str = field(default=DEFAULT_BUDGET, kw_only=True)
+    whole_words: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
+        _check_probability(self.mlm_probability)
         if not self.mlm:
             raise ValueError("DataCollatorForContentMasking is for masked LM; use DataCollatorForLanguageModeling(mlm=False) for causal LM.")
         if self.whole_word_mask:
@@ -142,6 +159,11 @@ class DataCollatorForBaselineMasking(DataCollatorForLanguageModeling):
     except that it ignores the content-masking columns, so every strategy can read the same tagged dataset.
     """
 
+    def __post_init__(self) -> None:
+        if self.mlm:
+            _check_probability(self.mlm_probability)
+        super().__post_init__()
+
     def torch_call(self, examples: list[Mapping[str, Any]]) -> dict[str, Any]:
         if isinstance(examples[0], Mapping):
             keys = [k for k in _PADDED_KEYS if k in examples[0] and (k != "offset_mapping" or self.whole_word_mask)]
@@ -171,7 +193,8 @@ def mlm_collator(
     tokenizer: PreTrainedTokenizerBase,
     masking: str = "content",
     mlm_probability: float = 0.15,
-    budget: str = "matched",
+    *,
+    budget: str = DEFAULT_BUDGET,
     seed: int | None = None,
     **kwargs: Any,
 ) -> DataCollatorForLanguageModeling:
@@ -179,16 +202,26 @@ def mlm_collator(
 
     ``"random"``: HF token masking. ``"whole-word"``: HF whole-word masking (needs ``offset_mapping``:
     tag with ``add_content_word_mask(..., keep_offsets=True)``; HF then replaces every masked token with
-    ``[MASK]``). ``"content"``: :class:`DataCollatorForContentMasking` with ``budget``. ``kwargs`` go to the
-    collator (``pad_to_multiple_of``, ``mask_replace_prob``, ...).
+    ``[MASK]``). ``"content"``: :class:`DataCollatorForContentMasking` with ``budget`` (default ``"matched"``,
+    the same default as the collator's). ``kwargs`` go to the collator (``pad_to_multiple_of``,
+    ``mask_replace_prob``, ...). ``mlm_probability`` must lie in (0, 1].
     """
     if masking not in MASKING_STRATEGIES:
         raise ValueError(f"masking={masking!r}; choose one of {MASKING_STRATEGIES}.")
+    _check_probability(mlm_probability)
     if masking == "content":
         return DataCollatorForContentMasking(tokenizer, mlm_probability=mlm_probability, budget=budget, seed=seed, **kwargs)
     return DataCollatorForBaselineMasking(
         tokenizer, mlm_probability=mlm_probability, whole_word_mask=masking == "whole-word", seed=seed, **kwargs
     )
+
+
+def _check_probability(mlm_probability: Any) -> None:
+    """Refuse a masking probability outside (0, 1] (NaN included: every comparison with it is False)."""
+    number = isinstance(mlm_probability, Real) and not isinstance(mlm_probability, bool)
+    if not (number and 0.0 < float(mlm_probability) <= 1.0):
+        raise ValueError(f"mlm_probability must be a number in (0, 1] (the share of tokens to predict); "
+                         f"got {mlm_probability!r}.")
 
 
 def _pad_columns(examples: list[Mapping[str, Any]], tokenizer: PreTrainedTokenizerBase,

@@ -14,6 +14,7 @@ import spacy
 from spacy.attrs import IDX, IS_SPACE, IS_STOP, LENGTH, ORTH, POS
 from spacy.language import Language
 from spacy.parts_of_speech import IDS as POS_IDS
+from tqdm.auto import tqdm
 
 #: Universal POS tags counted as content words by default.
 DEFAULT_CONTENT_POS: tuple[str, ...] = ("NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM")
@@ -76,11 +77,17 @@ class ContentWordTagger:
     >>> tagger = ContentWordTagger("en_core_web_sm")                      # doctest: +SKIP
     >>> tagger.content_words(["A tiger is eating the carrot."])          # doctest: +SKIP
     [['tiger', 'eating', 'carrot']]
+
+    Without a trained pipeline, ``"blank"`` applies the lexical rules (any non-stop word with a letter or digit):
+
+    >>> ContentWordTagger("blank").content_words(["A tiger is eating the carrot."])
+    [['tiger', 'eating', 'carrot']]
     """
 
     def __init__(
         self,
         model: str | Language = "en_core_web_sm",
+        *,
         content_pos: Sequence[str] = DEFAULT_CONTENT_POS,
         exclude_stop_words: bool = True,
         strategy: str = "auto",
@@ -124,16 +131,20 @@ class ContentWordTagger:
             self.load()
 
     # ------------------------------------------------------------------ tagging
-    def word_spans(self, texts: Iterable[str]) -> Iterator[np.ndarray]:
+    def word_spans(self, texts: Iterable[str], *, progress: bool = False) -> Iterator[np.ndarray]:
         """Yield, for each text, an ``(n_words, 3)`` int64 array of ``start, end, is_content`` rows.
 
         Offsets are character offsets into the text (as ``offset_mapping`` from a fast tokenizer);
-        whitespace tokens are left out, so the rows are sorted and do not overlap.
+        whitespace tokens are left out, so the rows are sorted and do not overlap. ``progress=True`` shows a
+        progress bar over the texts (off by default: :func:`add_content_word_mask` calls this per batch and
+        shows its own bar over the whole dataset).
         """
         self._ensure_loaded()
+        total = len(texts) if hasattr(texts, "__len__") else None
         texts = (_check_text(text) for text in texts)
+        docs = self.nlp_.pipe(texts, batch_size=self.batch_size, n_process=self.n_process)
         chunk = []
-        for doc in self.nlp_.pipe(texts, batch_size=self.batch_size, n_process=self.n_process):
+        for doc in tqdm(docs, total=total, desc="Tagging content words", unit="text", disable=not progress):
             chunk.append(doc)
             if len(chunk) == self.batch_size:
                 yield from self._chunk_spans(chunk)
@@ -185,12 +196,13 @@ class ContentWordTagger:
             self._lexical_cache[orth] = value
         return value
 
-    def content_words(self, texts: Iterable[str]) -> list[list[str]]:
-        """The content words of each text, in order (for inspection and tests)."""
+    def content_words(self, texts: Iterable[str], *, progress: bool = False) -> list[list[str]]:
+        """The content words of each text, in order (for inspection and tests); ``progress`` as in
+        :meth:`word_spans`."""
         texts = list(texts)
         return [
             [text[start:end] for start, end, is_content in spans if is_content]
-            for text, spans in zip(texts, self.word_spans(texts), strict=True)
+            for text, spans in zip(texts, self.word_spans(texts, progress=progress), strict=True)
         ]
 
     def __repr__(self) -> str:

@@ -17,6 +17,7 @@ at inference in fp32, bf16 and int8 (encoders.quantize_int8), alternated, with d
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -37,11 +38,11 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from greennlp._files import write_json  # noqa: E402
 from greennlp.budgets import BudgetCallback  # noqa: E402
 from greennlp.encoders import (  # noqa: E402
     MINIATURE_SIZES,
     PaddingCollator,
+    accuracy,
     efficient_training_args,
     fine_tune,
     load_benchmark,
@@ -51,27 +52,20 @@ from greennlp.encoders import (  # noqa: E402
     tokenize_dataset,
     train_wordpiece_tokenizer,
 )
-from greennlp.encoders.data import length_grouped_order  # noqa: E402
-from greennlp.encoders.quantization import model_size_mb  # noqa: E402
 
 SETUPS = ("run_glue", "careful", "flags", "greennlp")
 
 
-def build_data(setup: str, train, dev, tokenizer):
-    """Training set, dev set and collator as each setup would prepare them (tokenized before the clock starts)."""
+def build_data(setup: str, train, tokenizer):
+    """Training set and collator as each setup would prepare them (tokenized before the clock starts); the
+    greennlp setup's length-grouped order is fixed per run in main(), with that run's seed."""
     if setup == "greennlp":
-        # the length-grouped order is fixed per run in main(), with that run's seed
-        return (tokenize_dataset(train, tokenizer, max_length=128), tokenize_dataset(dev, tokenizer, max_length=128),
-                PaddingCollator(tokenizer.pad_token_id))
+        return None, PaddingCollator(tokenizer.pad_token_id)
     padding = "max_length" if setup == "run_glue" else False
-
-    def encode(split):
-        encoded = split.map(lambda b: tokenizer(b["text"], padding=padding, max_length=128, truncation=True),
-                            batched=True, remove_columns=["text"])
-        return encoded.rename_column("label", "labels")
-
+    encoded = train.map(lambda b: tokenizer(b["text"], padding=padding, max_length=128, truncation=True),
+                        batched=True, remove_columns=["text"])
     collator = default_data_collator if setup == "run_glue" else DataCollatorWithPadding(tokenizer)
-    return encode(train), encode(dev), collator
+    return encoded.rename_column("label", "labels"), collator
 
 
 def training_args(setup: str, output_dir: str, common: dict) -> TrainingArguments:
@@ -80,12 +74,14 @@ def training_args(setup: str, output_dir: str, common: dict) -> TrainingArgument
     return efficient_training_args(output_dir, **common)  # common may carry bf16=False (--bf16 no)
 
 
-def accuracy(eval_prediction) -> dict[str, float]:
-    logits, labels = eval_prediction
-    return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())}
+def state_dict_mb(model: torch.nn.Module) -> float:
+    """Size of ``model``'s state dict when serialized (MB); counts packed int8 weights correctly."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes / 2**20
 
 
-def train_once(setup, size, tokenizer, data, dev, collator, args_common, seed, compile_model, workdir):
+def train_once(setup, size, tokenizer, data, dev_text, collator, args_common, seed, compile_model, workdir):
     model = load_encoder(size, num_labels=2, tokenizer=tokenizer, seed=seed)
     common = dict(args_common, seed=seed)
     if setup == "greennlp":
@@ -93,18 +89,17 @@ def train_once(setup, size, tokenizer, data, dev, collator, args_common, seed, c
         common["torch_compile"] = compile_model
     args = training_args(setup, str(workdir / f"{Path(size).name}-{setup}"), common)
     budget = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False, run_name=f"{size}-{setup}")
-    trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=dev, data_collator=collator,
-                      compute_metrics=accuracy, callbacks=[budget])
+    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collator, callbacks=[budget])
     start, cpu_start = time.perf_counter(), time.process_time()
     trainer.train()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    metrics = trainer.evaluate()
+    dev_accuracy = accuracy(trainer.model, tokenizer, dev_text, max_length=128)  # the one accuracy, every setup
     tag = budget.price_tag_
     return {
         "size": size, "setup": setup, "seed": seed, "train_wall_s": wall, "train_cpu_s": cpu, "loop_wall_s": tag.wall_time_s,
         "examples": tag.examples_seen, "tokens": tag.tokens_seen, "padded_tokens": tag.padded_tokens_seen,
         "examples_per_s": tag.examples_seen / wall, "examples_per_cpu_s": tag.examples_seen / cpu, "tokens_per_s": tag.tokens_seen / wall,
-        "train_flops": tag.train_flops, "dev_accuracy": metrics["eval_accuracy"],
+        "train_flops": tag.train_flops, "dev_accuracy": dev_accuracy,
     }, trainer.model
 
 
@@ -139,7 +134,7 @@ def bench_inference(model, tokenizer, dev_text, rounds: int) -> list[dict]:
             seconds, accuracies[name] = inference_pass(variant_model, batches, autocast)
             times[name].append(seconds)
     return [{"precision": name, "examples_per_s": len(dev) / statistics.median(times[name]),
-             "dev_accuracy": accuracies[name], "size_mb": model_size_mb(variants[name][0]),
+             "dev_accuracy": accuracies[name], "size_mb": state_dict_mb(variants[name][0]),
              "rounds_s": times[name]} for name in variants]
 
 
@@ -239,25 +234,25 @@ def main() -> None:
                                 train_sampling_strategy="random")
             inference[size] = bench_inference(trainer.model, tokenizer, dev_text, rounds=args.inference_rounds)
             print(json.dumps(inference[size]), flush=True)
-        write_json(workdir / "results.json",
-                   {"command_args": vars(args), "threads": torch.get_num_threads(), "inference": inference})
+        write_report(workdir / "results.json",
+                     {"command_args": vars(args), "threads": torch.get_num_threads(), "inference": inference})
         print(markdown([], inference))
         return
     for size in args.sizes:
         tokenizer = tokenizer_for(size)
-        data = {setup: build_data(setup, train, dev_text, tokenizer) for setup in args.setups}
+        data = {setup: build_data(setup, train, tokenizer) for setup in args.setups}
         for round_index in range(args.rounds):
             setups = args.setups if round_index % 2 == 0 else list(reversed(args.setups))
             if round_index > 0:
                 setups = [setup for setup in setups if setup not in args.once]
             for setup in setups:
-                train_data, dev, collator = data[setup]
-                if setup == "greennlp":
-                    grouped = length_grouped_order(np.asarray(train_data["num_tokens"]), args.batch_size, seed=args.first_seed + round_index,
-                                                   megabatch_batches=args.megabatch_batches,
-                                                   shuffle_batches=args.shuffle_batches)
-                    train_data = train_data.select(grouped).flatten_indices()
-                row, model = train_once(setup, size, tokenizer, train_data, dev, collator, common, seed=args.first_seed + round_index,
+                train_data, collator = data[setup]
+                if setup == "greennlp":  # the length-grouped order, fixed once with this round's seed
+                    train_data = tokenize_dataset(train, tokenizer, max_length=128, group_by_length=args.batch_size,
+                                                  seed=args.first_seed + round_index,
+                                                  megabatch_batches=args.megabatch_batches,
+                                                  shuffle_batches=args.shuffle_batches)
+                row, model = train_once(setup, size, tokenizer, train_data, dev_text, collator, common, seed=args.first_seed + round_index,
                                         compile_model=args.compile, workdir=workdir)
                 row["round"] = round_index
                 results.append(row)
@@ -268,8 +263,13 @@ def main() -> None:
             inference[size] = bench_inference(last_model[size], tokenizer, dev_text, rounds=3)
             print(json.dumps(inference[size]), flush=True)
     report = {"command_args": vars(args), "threads": torch.get_num_threads(), "train": results, "inference": inference}
-    write_json(workdir / "results.json", report)
+    write_report(workdir / "results.json", report)
     print(markdown(results, inference))
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import torch
 from datasets import Dataset, disable_caching
 from transformers import DataCollatorForLanguageModeling
 
-from greennlp._files import write_json
 from greennlp.encoders import load_benchmark, load_tokenizer
 from greennlp.encoders.models import DEFAULT_PRETRAINED
 from greennlp.masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask, mlm_collator
@@ -115,7 +114,8 @@ def main() -> None:
     results["collation"] = bench_collators(rows, tokenizer, args.batch_size, args.rounds)
     print(json.dumps(results, indent=2))
     if args.output:
-        write_json(args.output, results)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,17 +16,12 @@ import json
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from transformers.utils import logging as hf_logging
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from transformers import AutoTokenizer  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-from greennlp._files import save_figure, write_text  # noqa: E402
-from greennlp.encoders import accuracy, fine_tune, load_benchmark, load_encoder  # noqa: E402
+from greennlp.encoders import accuracy, fine_tune, load_benchmark, load_encoder, load_tokenizer
 
 # task -> (train split, evaluation split, number of classes)
 TASKS = {"sst2": ("train", "dev", 2), "trec": ("train", "test", 6)}
@@ -49,7 +44,7 @@ def evaluate_runs(args) -> pd.DataFrame:
     done_baselines = set()
     for run in map(Path, args.runs):
         summary = json.loads((run / "summary.json").read_text())
-        tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
+        tokenizer = load_tokenizer(run / "tokenizer")
         sources = [(int(name.split("-")[1]), str(run / name)) for name in summary["checkpoints"]]
         key = (summary["size"], tokenizer.backend_tokenizer.to_str())
         if args.baseline and key not in done_baselines:  # step 0: same config, random weights, once per vocab
@@ -95,47 +90,61 @@ def steps_to_match(table: pd.DataFrame, task: str, reference: str = "random") ->
     return out
 
 
+def mean_std_count(values: pd.Series) -> pd.Series:
+    """Mean, std and count of a group; the std is the population std (``ddof=0``, as ``numpy.std``), the
+    convention of every greennlp summary."""
+    return pd.Series({"mean": values.mean(), "std": float(np.std(values)), "count": len(values)})
+
+
+def summarise(frame, keys: list[str]) -> pd.DataFrame:
+    """``mean``, ``std`` (ddof=0) and ``count`` of ``accuracy`` per group of ``keys``."""
+    values = frame if isinstance(frame, pd.Series) else frame["accuracy"]
+    grouped = values.groupby(keys).apply(mean_std_count).unstack()
+    return grouped.astype({"count": int}).reset_index()
+
+
 def write_outputs(table: pd.DataFrame, output_dir: Path) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_text(output_dir / "results.csv", table.to_csv(index=False))
-    grouped = table.groupby(["task", "masking", "step"]).accuracy.agg(["mean", "std", "count"]).reset_index()
-    lines = ["| task | masking | step | accuracy mean | std | runs |", "|---|---|---|---|---|---|"]
+    (output_dir / "results.csv").write_text(table.to_csv(index=False))
+    grouped = summarise(table.set_index(["task", "masking", "step"]), ["task", "masking", "step"])
+    lines = ["Accuracy mean ± std over fine-tuning runs (population std, ddof=0).", "",
+             "| task | masking | step | accuracy mean | std | runs |", "|---|---|---|---|---|---|"]
     for r in grouped.itertuples():
-        lines.append(f"| {r.task} | {r.masking} | {r.step} | {r.mean:.3f} | {0 if np.isnan(r.std) else r.std:.3f} | {r.count} |")
+        lines.append(f"| {r.task} | {r.masking} | {r.step} | {r.mean:.3f} | {r.std:.3f} | {r.count} |")
     for task in table.task.unique():
         lines.append(f"\n{task}: steps to reach random masking's final accuracy, as a fraction of random's "
                      f"steps: {steps_to_match(table, task)}")
     lines += pretraining_seed_lines(table)
-    write_text(output_dir / "summary.md", "\n".join(lines) + "\n")
+    (output_dir / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     tasks = list(table.task.unique())
-    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.5), squeeze=False)
+    figure = Figure(figsize=(5 * len(tasks), 3.5))
+    axes = figure.subplots(1, len(tasks), squeeze=False)
     for axis, task in zip(axes[0], tasks, strict=True):
         part = grouped[grouped.task == task]
         baseline = part[part.masking == "none"]
         for masking in sorted(set(part.masking) - {"none"}):
             curve = part[part.masking == masking].sort_values("step")
             curve = pd.concat([baseline, curve])
-            axis.errorbar(curve.step, curve["mean"], yerr=curve["std"].fillna(0), marker="o", capsize=3, label=masking)
+            axis.errorbar(curve.step, curve["mean"], yerr=curve["std"], marker="o", capsize=3, label=masking)
         axis.set(title=task, xlabel="pretraining steps", ylabel="accuracy")
         axis.legend()
     figure.tight_layout()
-    save_figure(output_dir / "accuracy_vs_steps.png", figure)
+    figure.savefig(output_dir / "accuracy_vs_steps.png", dpi=120, bbox_inches="tight")
 
 
 def pretraining_seed_lines(table: pd.DataFrame) -> list[str]:
     """Markdown: the spread over *pretraining* seeds (each seed's mean over its fine-tuning seeds, then mean and
-    sample std of those means), and steps-to-match within each pretraining seed (strategies sharing a seed
-    share the initial weights and the order of the data)."""
+    population std (ddof=0) of those means), and steps-to-match within each pretraining seed (strategies sharing
+    a seed share the initial weights and the order of the data)."""
     pretrained = table[table.masking != "none"]
     per_seed = pretrained.groupby(["task", "masking", "step", "pretrain_seed"]).accuracy.mean()
-    across = per_seed.groupby(["task", "masking", "step"]).agg(["mean", "std", "count"]).reset_index()
-    lines = ["\nAcross pretraining seeds (mean of each seed's fine-tuning mean; std over pretraining seeds, ddof=1):\n",
+    across = summarise(per_seed, ["task", "masking", "step"])
+    lines = ["\nAcross pretraining seeds (mean of each seed's fine-tuning mean; std over pretraining seeds, ddof=0):\n",
              "| task | masking | step | accuracy mean | std over pretraining seeds | pretraining seeds |",
              "|---|---|---|---|---|---|"]
     for r in across.itertuples():
-        spread = "–" if np.isnan(r.std) else f"{r.std:.3f}"
-        lines.append(f"| {r.task} | {r.masking} | {r.step} | {r.mean:.3f} | {spread} | {r.count} |")
+        lines.append(f"| {r.task} | {r.masking} | {r.step} | {r.mean:.3f} | {r.std:.3f} | {r.count} |")
     baseline = table[table.masking == "none"]
     for task in table.task.unique():
         for seed in sorted(pretrained.pretrain_seed.unique()):

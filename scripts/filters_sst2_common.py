@@ -83,7 +83,7 @@ def selector(method: str, sources_by_seed: Mapping[int, Mapping[str, object]]):
 
 
 def summary_markdown(table: pd.DataFrame, metrics: Sequence[str], method_column: str = "method") -> str:
-    """Markdown table of mean (std) over seeds per fraction and method, with the seeds behind each row."""
+    """Markdown table of mean (population std, ddof=0) over seeds per fraction and method, with the seeds behind each row."""
     order = {"full": -1, **{name: i for i, name in enumerate(METHODS)}}
     rows = ["| fraction | method | seeds | " + " | ".join(metrics) + " |", "|---" * (3 + len(metrics)) + "|"]
     table = table.assign(_order=table[method_column].map(order)).sort_values(["fraction", "_order", "seed"])
@@ -92,7 +92,7 @@ def summary_markdown(table: pd.DataFrame, metrics: Sequence[str], method_column:
         cells = []
         for metric in metrics:
             values = group[metric].astype(float)
-            std = values.std(ddof=1) if len(values) > 1 else float("nan")
+            std = values.std(ddof=0)  # population std, the project convention
             cells.append(f"{values.mean():.3f} ({std:.3f})".replace("0.", "."))
         seeds = ",".join(str(int(s)) for s in group["seed"])
         shown = f"{fraction:g}" if fraction != previous else ""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,55 +40,44 @@ from filters_sst2_common import (
     selector,
     summary_markdown,
 )
-from transformers import DataCollatorWithPadding, Trainer
 from transformers.utils import logging as hf_logging
 
 from greennlp._files import write_json
 from greennlp.budgets import BudgetCurve
 from greennlp.datamaps import DataMapCallback
-from greennlp.encoders import efficient_training_args, load_encoder, train_wordpiece_tokenizer
+from greennlp.encoders import accuracy, fine_tune, load_encoder, train_wordpiece_tokenizer
 from greennlp.encoders.models import DEFAULT_PRETRAINED
 from greennlp.filters.embedding_cache import cached_embed
 
 
-def tokenize(dataset, tokenizer, max_length):
-    return dataset.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length), batched=True,
-                       remove_columns=["text"])
-
-
-def training_overrides(args) -> dict:
-    """The Trainer settings shared by the map runs and the curve runs."""
+def training_settings(args) -> dict:
+    """The ``encoders.fine_tune`` settings shared by the map runs and the curve runs."""
     return dict(num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-                per_device_eval_batch_size=128, learning_rate=args.learning_rate, bf16=args.bf16)
+                learning_rate=args.learning_rate, bf16=args.bf16)
 
 
 def record_map(train, evals, tokenizer, args, seed: int, output: Path) -> dict:
     """Full-data run with ``seed`` that records the data map; returns its accuracies (also saved as JSON)."""
     model = load_encoder(args.size, num_labels=2, tokenizer=tokenizer, seed=seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(model=model, args=efficient_training_args(scratch, seed=seed, logging_strategy="no",
-                                                                    disable_tqdm=True, **training_overrides(args)),
-                          train_dataset=train, processing_class=tokenizer,
-                          data_collator=DataCollatorWithPadding(tokenizer),
-                          callbacks=[DataMapCallback(map_dir(output, seed), store_probabilities=True, overwrite=True)])
-        start = time.perf_counter()
-        trainer.train()
-        row = {"method": "full", "fraction": 1.0, "seed": seed, "train_seconds": time.perf_counter() - start}
-        for name, dataset in evals.items():
-            prediction = trainer.predict(dataset)
-            row[name] = float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())
+    callback = DataMapCallback(map_dir(output, seed), store_probabilities=True, overwrite=True)
+    start = time.perf_counter()
+    fine_tune(model, tokenizer, train, seed=seed, max_length=args.max_length, callbacks=[callback],
+              **training_settings(args))
+    row = {"method": "full", "fraction": 1.0, "seed": seed, "train_seconds": time.perf_counter() - start}
+    for name, dataset in evals.items():
+        row[name] = accuracy(model, tokenizer, dataset, max_length=args.max_length)
     write_json(map_dir(output, seed) / "full_run.json", row)
     return row
 
 
-def run_curve(train, raw_train, evals, tokenizer, args, seed: int, output: Path) -> pd.DataFrame:
+def run_curve(train, evals, tokenizer, args, seed: int, output: Path) -> pd.DataFrame:
     """Every method x fraction with ``seed`` (its own map, k-means, selection and training seed)."""
-    vectors = cached_embed(list(raw_train["text"]), DEFAULT_PRETRAINED, output / "embeddings")
-    sources = {seed: score_sources(load_map(output, seed, len(train)), vectors, raw_train["label"], args.clusters, seed)}
+    vectors = cached_embed(list(train["text"]), DEFAULT_PRETRAINED, output / "embeddings")
+    sources = {seed: score_sources(load_map(output, seed, len(train)), vectors, train["label"], args.clusters, seed)}
     curve = BudgetCurve(lambda: load_encoder(args.size, num_labels=2, tokenizer=tokenizer), train, evals,
                         output / "curve" / f"seed{seed}", strategies={m: selector(m, sources) for m in METHODS},
-                        fractions=args.fractions, seeds=[seed], tokenizer=tokenizer,
-                        training_args=training_overrides(args))
+                        fractions=args.fractions, seeds=[seed], tokenizer=tokenizer, max_length=args.max_length,
+                        training_args=training_settings(args))
     return curve.run()
 
 
@@ -98,7 +86,7 @@ def collect(output: Path) -> pd.DataFrame:
     rows = [json.loads(path.read_text()) for path in sorted((output / "maps").glob("seed*/full_run.json"))]
     frames = [pd.DataFrame(rows)] if rows else []
     for path in sorted((output / "curve").glob("seed*/budget_curve.parquet")):
-        runs = pd.read_parquet(path).rename(columns={"strategy": "method", "train_time_s": "train_seconds",
+        runs = pd.read_parquet(path).rename(columns={"strategy": "method", "wall_time_s": "train_seconds",
                                                      **{f"accuracy_{name}": name for name in EVAL_NAMES}})
         frames.append(runs)
     if not frames:
@@ -133,13 +121,11 @@ def main(argv=None) -> None:
     if args.stage != "summary":
         raw_train, raw_evals = load_texts(args.train, args.ood)
         tokenizer = train_wordpiece_tokenizer(list(raw_train["text"]), vocab_size=8000)
-        train = tokenize(raw_train, tokenizer, args.max_length)
-        evals = {name: tokenize(dataset, tokenizer, args.max_length) for name, dataset in raw_evals.items()}
         for seed in args.seeds:
             if args.stage in ("maps", "all") and not (map_dir(output, seed) / "full_run.json").is_file():
-                print(record_map(train, evals, tokenizer, args, seed, output), flush=True)
+                print(record_map(raw_train, raw_evals, tokenizer, args, seed, output), flush=True)
             if args.stage in ("curve", "all"):
-                run_curve(train, raw_train, evals, tokenizer, args, seed, output)
+                run_curve(raw_train, raw_evals, tokenizer, args, seed, output)
         write_json(output / f"about_seeds{'-'.join(map(str, args.seeds))}.json",
                    {"args": vars(args), "train_positive_share": float(np.mean(raw_train["label"]))})
 

@@ -24,13 +24,30 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from datasets import Dataset, load_from_disk
-from transformers import AutoTokenizer, DataCollatorForLanguageModeling
+from transformers import DataCollatorForLanguageModeling
 
-from greennlp._files import write_json
-from greennlp.encoders import MINIATURE_SIZES, bf16_supported, load_benchmark, load_encoder, train_wordpiece_tokenizer
-from greennlp.encoders.models import default_device
+from greennlp.encoders import (
+    MINIATURE_SIZES,
+    bf16_supported,
+    load_benchmark,
+    load_encoder,
+    load_tokenizer,
+    train_wordpiece_tokenizer,
+)
 from greennlp.masking import ContentWordTagger, add_content_word_mask, mlm_collator
-from greennlp.masking.collator import BUDGETS, MASKING_STRATEGIES
+
+# The values mlm_collator documents (it refuses anything else with the list of valid ones).
+MASKING_STRATEGIES = ("random", "whole-word", "content")
+BUDGETS = ("matched", "content")
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 PACKED_COLUMNS = ("input_ids", "special_tokens_mask", "content_word_mask", "word_ids", "offset_mapping")
 
@@ -48,7 +65,7 @@ def load_texts(args) -> list[str]:
 def get_tokenizer(args, texts):
     if args.tokenizer and Path(args.tokenizer).exists():
         # model_max_length only silences the "longer than 512" warning: documents are packed, not truncated
-        return AutoTokenizer.from_pretrained(args.tokenizer, model_max_length=10**9)
+        return load_tokenizer(args.tokenizer, model_max_length=10**9)
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=args.vocab_size, model_max_length=10**9)
     if args.tokenizer:  # first run of an experiment: save it so that every run shares the vocabulary
         tokenizer.save_pretrained(args.tokenizer)

@@ -1,5 +1,6 @@
 import json
 import sys
+import types
 
 import pytest
 from datasets import Dataset
@@ -66,3 +67,30 @@ def test_bad_arguments():
         BudgetCallback(flop_steps=0)
     with pytest.raises(FileNotFoundError, match="No price tag"):
         PriceTag.load("/nonexistent/folder")
+
+
+def test_markdown_header_matches_rows_with_metrics():
+    tag = PriceTag(run_name="r", metrics={"eval_accuracy": 0.8125, "eval_loss": 0.4})
+    for metrics in (None, ["eval_accuracy"], ["eval_accuracy", "eval_loss", "missing"]):
+        header, separator = PriceTag.markdown_header(metrics).split("\n")
+        row = tag.markdown_row(metrics)
+        assert header.count("|") == separator.count("|") == row.count("|")
+    assert PriceTag.markdown_header(["eval_accuracy"]).split("\n")[0].endswith("| eval_accuracy |")
+    assert tag.markdown_row(["eval_accuracy", "missing"]).endswith("| 0.8125 |  |")
+    header, separator, row = str(tag).split("\n")
+    assert header.count("|") == separator.count("|") == row.count("|") and "eval_loss" in header
+
+
+def test_codecarbon_required_but_missing_fails_before_touching_the_model(tiny_tokenizer, monkeypatch):
+    monkeypatch.setitem(sys.modules, "codecarbon", None)  # import codecarbon -> ImportError
+    with pytest.raises(ImportError, match=r"use_codecarbon=True.*pip install greennlp\[energy\]"):
+        BudgetCallback(use_codecarbon=True)
+    # codecarbon present when the callback is built, gone when training starts: no hook is left on the model
+    monkeypatch.setitem(sys.modules, "codecarbon", types.ModuleType("codecarbon"))
+    callback = BudgetCallback(use_codecarbon=True, save=False)
+    monkeypatch.setitem(sys.modules, "codecarbon", None)
+    model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
+    state = types.SimpleNamespace(max_steps=4, global_step=0)
+    with pytest.raises(ImportError, match="codecarbon is not installed"):
+        callback.on_train_begin(None, state, None, model=model)
+    assert not model._forward_pre_hooks

@@ -1,24 +1,27 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from datasets import Dataset
+from matplotlib.figure import Figure
 from synthetic import synthetic_sentiment
 
-from greennlp.budgets import BudgetCurve
+from greennlp._files import FolderInUseError, exclusive_folder
+from greennlp.budgets import BudgetCurve, PriceTag
 from greennlp.datamaps import DataMap
-from greennlp.encoders import load_encoder, tokenize_dataset
+from greennlp.encoders import load_encoder
 
-ARGS = dict(num_train_epochs=1, per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=2e-3,
-            bf16=False, train_sampling_strategy="random")
+ARGS = dict(num_train_epochs=1, per_device_train_batch_size=32, learning_rate=2e-3, bf16=False,
+            train_sampling_strategy="random")
 
 
 @pytest.fixture()
-def task(tiny_tokenizer):
-    train = tokenize_dataset(Dataset.from_dict(synthetic_sentiment(120, seed=5)), tiny_tokenizer)
-    dev = tokenize_dataset(Dataset.from_dict(synthetic_sentiment(40, seed=6)), tiny_tokenizer)
+def task():
+    train = Dataset.from_dict(synthetic_sentiment(120, seed=5))
+    dev = Dataset.from_dict(synthetic_sentiment(40, seed=6))
     rng = np.random.default_rng(0)
     p_gold = rng.uniform(size=(len(train), 3))
-    data_map = DataMap.from_arrays(p_gold, p_gold > 0.5, 2 * p_gold - 1, np.asarray(train["labels"]))
+    data_map = DataMap.from_arrays(p_gold, p_gold > 0.5, 2 * p_gold - 1, np.asarray(train["label"]))
     return train, {"dev": dev}, data_map
 
 
@@ -30,7 +33,8 @@ def first_tenth_of_rows(dataset, fraction, seed):
 def make_curve(task, tokenizer, output_dir, model_init, **kwargs):
     train, evals, data_map = task
     settings = dict(strategies=["random", "ambiguous", first_tenth_of_rows], fractions=(0.5, 1.0), seeds=(0,),
-                    data_map=data_map, tokenizer=tokenizer, training_args=ARGS, flop_steps=1, use_codecarbon=False)
+                    data_map=data_map, tokenizer=tokenizer, training_args=ARGS, flop_steps=1, use_codecarbon=False,
+                    progress=False)
     settings.update(kwargs)
     return BudgetCurve(model_init, train, evals, output_dir, **settings)
 
@@ -43,18 +47,22 @@ def test_runs_records_and_resumes_without_recomputation(task, tiny_tokenizer, tm
         return load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer)
 
     results = make_curve(task, tiny_tokenizer, tmp_path, model_init).run()
-    assert len(results) == 4  # three strategies at 0.5, one shared run at 1.0
-    assert len(calls) % 4 == 0  # Trainer(model_init=...) calls model_init the same number of times per run
-    calls_per_run = len(calls) // 4
+    assert len(results) == 4 and len(calls) == 4  # three strategies at 0.5, one shared run at 1.0; one model each
     assert sorted(results["strategy"]) == ["ambiguous", "first_tenth_of_rows", "full", "random"]
     assert set(results.loc[results["fraction"] == 0.5, "n_train"]) == {60}
     assert results.loc[results["strategy"] == "full", "n_train"].item() == 120
     assert results["accuracy_dev"].between(0, 1).all() and (results["train_flops"] > 0).all()
+    # cost columns carry the PriceTag field names, nothing else names the same quantity
+    assert {"train_flops", "wall_time_s", "examples_seen", "tokens_seen", "energy_kwh"} <= set(results)
+    assert not {"train_time_s", "run_time_s"} & set(results)
     # the larger subset costs more compute
     full_flops = results.loc[results["strategy"] == "full", "train_flops"].item()
     assert (results.loc[results["fraction"] == 0.5, "train_flops"] < full_flops).all()
     assert (tmp_path / "budget_curve.parquet").is_file()
-    assert (tmp_path / "runs" / "random-0.5-seed0" / "price_tag.json").is_file()
+    tag = PriceTag.load(tmp_path / "runs" / "random-0.5-seed0")
+    row = results[(results["strategy"] == "random")].iloc[0]
+    assert tag.metrics["accuracy_dev"] == row["accuracy_dev"] and tag.train_flops == row["train_flops"]
+    assert tag.examples_seen == 60  # one epoch of the 60-example subset
 
     def must_not_train():
         raise AssertionError("a finished run was trained again")
@@ -65,17 +73,44 @@ def test_runs_records_and_resumes_without_recomputation(task, tiny_tokenizer, tm
     # a larger plan trains only the new runs
     calls.clear()
     grown = make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"], fractions=(0.25, 0.5, 1.0)).run()
-    assert len(calls) == calls_per_run and len(grown) == 5
+    assert len(calls) == 1 and len(grown) == 5
     pd.testing.assert_frame_equal(grown.iloc[:4], results)
     assert grown.loc[grown["fraction"] == 0.25, "strategy"].tolist() == ["random"]
 
     curve = make_curve(task, tiny_tokenizer, tmp_path, model_init)
     summary = curve.summary()
-    assert {"strategy", "fraction", "accuracy_dev_mean", "accuracy_dev_std", "train_flops_mean", "runs"} <= set(summary)
+    assert {"strategy", "fraction", "accuracy_dev_mean", "accuracy_dev_std", "train_flops_mean", "wall_time_s_mean",
+            "runs"} <= set(summary)
+    assert (summary["accuracy_dev_std"] == 0).all()  # one seed: population std 0, not NaN
     figure = curve.plot(tmp_path / "curve.png")
+    assert isinstance(figure, Figure)
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
     # every strategy's line ends at the shared fraction-1.0 run
     assert all(line.get_xdata()[-1] == 1.0 for line in figure.axes[0].get_lines() if len(line.get_xdata()))
+
+
+def test_model_init_runs_under_the_runs_seed(task, tiny_tokenizer, tmp_path):
+    weights = []
+
+    def model_init():
+        model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer)
+        weights.append(model.classifier.weight.detach().clone())
+        return model
+
+    for folder, noise in (("a", 1), ("b", 2)):
+        torch.manual_seed(noise)  # whatever the caller's RNG state, a seed gives one initialisation
+        make_curve(task, tiny_tokenizer, tmp_path / folder, model_init, strategies=["random"], fractions=(1.0,),
+                   training_args={**ARGS, "max_steps": 1}).run()
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_summary_uses_population_std(task, tiny_tokenizer, tmp_path):
+    results = pd.DataFrame({"strategy": ["random"] * 3, "fraction": [0.5] * 3, "seed": [0, 1, 2],
+                            "n_train": [60] * 3, "accuracy_dev": [0.6, 0.7, 0.8],
+                            "train_flops": [1.0, 2.0, 3.0], "wall_time_s": [1.0, 1.0, 1.0]})
+    summary = make_curve(task, tiny_tokenizer, tmp_path, lambda: None).summary(results)
+    assert summary["accuracy_dev_std"].item() == pytest.approx(np.std([0.6, 0.7, 0.8]))  # ddof=0
+    assert summary["runs"].item() == 3
 
 
 def test_bad_configuration_gives_clear_errors(task, tiny_tokenizer, tmp_path):
@@ -90,6 +125,31 @@ def test_bad_configuration_gives_clear_errors(task, tiny_tokenizer, tmp_path):
         make_curve(task, tiny_tokenizer, tmp_path, model_init, fractions=(0.5, 1.5)).run()
     with pytest.raises(ValueError, match="reserved"):
         make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies={"full": "random"}).run()
+    for name in ("../../escaped", str(tmp_path / "elsewhere"), ".hidden", "a/b", ""):
+        with pytest.raises(ValueError, match="cannot name a run folder"):
+            make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies={name: "random"}).run()
+    with pytest.raises(ValueError, match="cannot name a run folder"):
+        make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=[lambda d, f, s: d]).run()
+    with pytest.raises(ValueError, match="Two strategies are named 'first_tenth_of_rows'"):
+        make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=[first_tenth_of_rows, first_tenth_of_rows]).run()
+    with pytest.raises(ValueError, match=r"training_args sets \['seed'\]"):
+        make_curve(task, tiny_tokenizer, tmp_path, model_init, training_args={"seed": 3}).run()
+    train, evals, data_map = task
+    tokenized = train.map(lambda b: tiny_tokenizer(b["text"]), batched=True, remove_columns=["text"])
+    with pytest.raises(ValueError, match=r"train_dataset lacks the columns \['text'\].*raw datasets"):
+        BudgetCurve(model_init, tokenized, evals, tmp_path, tokenizer=tiny_tokenizer, strategies=["random"],
+                    progress=False).run()
     with pytest.raises(ValueError, match="No finished runs"):
         make_curve(task, tiny_tokenizer, tmp_path, model_init).summary()
     assert not (tmp_path / "budget_curve.parquet").exists()
+    assert not (tmp_path / "runs").exists()  # nothing was created outside or inside the output folder
+
+
+def test_one_writer_per_output_folder(task, tiny_tokenizer, tmp_path):
+    def model_init():
+        raise AssertionError("must not train while another process writes the folder")
+
+    with exclusive_folder(tmp_path, owner="another run"):
+        # the lock is per open file description, so a second acquisition fails within one process too
+        with pytest.raises(FolderInUseError, match="BudgetCurve: another process is writing"):
+            make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"]).run()

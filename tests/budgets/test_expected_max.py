@@ -55,3 +55,18 @@ def test_plot_against_trials_and_cost(tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="one cost per trial"):
         plot_expected_max([0.7, 0.8], costs=[1.0])
+
+
+def test_plot_is_a_figure_saved_without_pyplot(tmp_path):
+    import sys
+
+    from matplotlib.figure import Figure
+
+    open_before = sys.modules["matplotlib.pyplot"].get_fignums() if "matplotlib.pyplot" in sys.modules else []
+    figure = plot_expected_max([0.7, 0.8, 0.75], path=tmp_path / "emp.svg")
+    assert isinstance(figure, Figure) and len(figure.axes) == 1  # one panel without costs
+    assert (tmp_path / "emp.svg").read_text().lstrip().startswith("<?xml")
+    if "matplotlib.pyplot" in sys.modules:  # nothing registered with pyplot's global figure manager
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == open_before
+    overlay = plot_expected_max([0.6, 0.9], axes=figure.axes[0], label="other")
+    assert overlay is figure and len(figure.axes[0].get_lines()) == 2

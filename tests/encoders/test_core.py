@@ -75,3 +75,17 @@ def test_load_benchmark_errors(tmp_path):
 def test_train_wordpiece_tokenizer_vocab_size():
     tokenizer = train_wordpiece_tokenizer(["hello world"] * 10, vocab_size=50)
     assert len(tokenizer) <= 50
+
+
+def test_seeded_load_leaves_the_callers_rng_alone(tiny_tokenizer):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=7)
+    assert torch.equal(torch.rand(3), expected)  # the global stream continues as if nothing had been built
+    second = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=7)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True))
+    other = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=8)
+    assert not torch.equal(first.classifier.weight, other.classifier.weight)
+    with pytest.raises(TypeError):
+        load_encoder("tiny", 2, tokenizer=tiny_tokenizer)  # options are keyword-only

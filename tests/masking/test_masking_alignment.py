@@ -131,3 +131,28 @@ def test_cache_fingerprint_is_stable_and_follows_settings(wordpiece_tokenizer, l
     again = add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger)
     shorter = add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger, max_length=8)
     assert first._fingerprint == again._fingerprint != shorter._fingerprint
+
+
+def test_missing_text_names_the_column_and_row(wordpiece_tokenizer, lexical_tagger):
+    ds = Dataset.from_dict({"sentence": ["a tiger", "eats", None, "carrots"]})
+    with pytest.raises(ValueError, match=r"row 2 of column 'sentence' is None"):
+        add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger, text_column="sentence", batch_size=3,
+                              progress=False)
+    numbers = Dataset.from_dict({"text": [3, 7]})
+    with pytest.raises(TypeError, match=r"row 0 of column 'text' holds a int, not a string"):
+        add_content_word_mask(numbers, wordpiece_tokenizer, lexical_tagger, progress=False)
+
+
+def test_progress_bar_can_be_hidden_without_changing_the_global_setting(wordpiece_tokenizer, lexical_tagger,
+                                                                        corpus, capsys):
+    import datasets
+
+    ds = Dataset.from_dict({"text": corpus[:10]})
+    assert datasets.is_progress_bar_enabled()
+    add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger, max_length=20, progress=False)
+    assert "Tagging content words" not in capsys.readouterr().err
+    assert datasets.is_progress_bar_enabled()  # restored
+    add_content_word_mask(ds, wordpiece_tokenizer, lexical_tagger, max_length=24, progress=True)
+    assert "Tagging content words" in capsys.readouterr().err
+    assert lexical_tagger.content_words(["a tiger eats"], progress=True) == [["tiger", "eats"]]
+    assert "Tagging content words" in capsys.readouterr().err

@@ -109,7 +109,8 @@ def test_80_10_10_replacement(tagged, wordpiece_tokenizer):
     assert abs(counts["mask"] / total - 0.8) < 0.02
     # a random replacement draws the original token with probability 1/vocab, so "same" is a bit above 10%
     assert abs(counts["same"] / total - 0.1) < 0.02 and abs(counts["other"] / total - 0.1) < 0.02
-    only_mask = DataCollatorForContentMasking(wordpiece_tokenizer, 0.6, mask_replace_prob=1.0, random_replace_prob=0.0)
+    only_mask = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.6, mask_replace_prob=1.0,
+                                              random_replace_prob=0.0)
     batch = only_mask(rows[:64])
     assert torch.all(batch["input_ids"][batch["labels"] != -100] == mask_id)
 
@@ -199,12 +200,27 @@ def test_padding_matches_tokenizer_pad(tagged, wordpiece_tokenizer, side):
     original_side = tokenizer.padding_side
     tokenizer.padding_side = side
     try:
-        collator = DataCollatorForContentMasking(tokenizer, mlm_probability=0.0, pad_to_multiple_of=8)
+        collator = DataCollatorForContentMasking(tokenizer, mlm_probability=0.5, pad_to_multiple_of=8, seed=0)
         batch = collator(rows[:16])
         reference = tokenizer.pad([{k: r[k] for k in ("input_ids", "attention_mask")} for r in rows[:16]],
                                   return_tensors="pt", pad_to_multiple_of=8)
     finally:
         tokenizer.padding_side = original_side
-    assert torch.equal(batch["input_ids"], reference["input_ids"])
+    unmasked = torch.where(batch["labels"] != -100, batch["labels"], batch["input_ids"])  # undo the corruption
+    assert torch.equal(unmasked, reference["input_ids"])
     assert torch.equal(batch["attention_mask"], reference["attention_mask"])
-    assert torch.all(batch["labels"] == -100)
+    assert torch.all(batch["labels"][reference["attention_mask"] == 0] == -100)
+
+
+def test_one_default_budget_and_probability_checks(wordpiece_tokenizer):
+    assert DataCollatorForContentMasking(wordpiece_tokenizer).budget == "matched"
+    assert mlm_collator(wordpiece_tokenizer, "content").budget == "matched"
+    for bad in (0.0, -0.1, 1.5, float("nan"), None, "0.15"):
+        with pytest.raises(ValueError, match=r"mlm_probability must be a number in \(0, 1\]"):
+            DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=bad)
+        for masking in ("random", "content"):
+            with pytest.raises(ValueError, match="mlm_probability"):
+                mlm_collator(wordpiece_tokenizer, masking, bad)
+    with pytest.raises(ValueError, match="mlm_probability"):
+        DataCollatorForBaselineMasking(wordpiece_tokenizer, mlm_probability=float("nan"))
+    assert DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=1).mlm_probability == 1.0

@@ -27,8 +27,19 @@ def test_steps_to_match_is_a_fraction_of_the_reference_budget(ev):
 
 def test_pretraining_seed_spread_and_per_seed_steps_to_match(ev):
     lines = ev.pretraining_seed_lines(results())
-    assert "| sst2 | random | 100 | 0.680 | 0.028 | 2 |" in lines  # mean of .70 and .66, sample std .0283
-    assert "| sst2 | content | 50 | 0.660 | 0.085 | 2 |" in lines
+    assert "| sst2 | random | 100 | 0.680 | 0.020 | 2 |" in lines  # mean of .70 and .66, population std .02
+    assert "| sst2 | content | 50 | 0.660 | 0.060 | 2 |" in lines  # .72 and .60
     per_seed = [line for line in lines if "pretraining seed" in line and "steps to match" in line]
     assert per_seed == ["\nsst2, pretraining seed 0: steps to match: {'content': 0.5, 'random': 1.0}",
                         "\nsst2, pretraining seed 1: steps to match: {'content': None, 'random': 1.0}"]
+
+
+def test_outputs_use_population_std_and_a_figure_without_pyplot(ev, tmp_path):
+    import sys
+
+    ev.write_outputs(results(), tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| sst2 | none | 0 | 0.500 | 0.000 | 2 |" in summary  # two equal runs: std 0
+    assert "| sst2 | random | 50 | 0.610 | 0.014 | 4 |" in summary  # .59 .61 .61 .63: population std .0141
+    assert (tmp_path / "accuracy_vs_steps.png").read_bytes()[:4] == b"\x89PNG"
+    assert "matplotlib.pyplot" not in sys.modules or not sys.modules["matplotlib.pyplot"].get_fignums()

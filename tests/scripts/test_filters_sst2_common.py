@@ -47,9 +47,9 @@ def test_summary_is_mean_and_std_over_the_same_seeds(common):
     ])
     lines = common.summary_markdown(table, ["dev"]).splitlines()
     assert lines[0] == "| fraction | method | seeds | dev |"
-    assert lines[2] == "| 0.5 | random | 0,1 | .600 (.141) |"
+    assert lines[2] == "| 0.5 | random | 0,1 | .600 (.100) |"
     assert lines[3] == "|  | prototype easy | 0,1 | .700 (.000) |"
-    assert lines[4] == "| 1 | full | 0,1 | .700 (.141) |"
+    assert lines[4] == "| 1 | full | 0,1 | .700 (.100) |"
 
 
 def test_score_sources_seed_k_means(common):
