@@ -104,7 +104,14 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as indented JSON (keys in insertion order, a trailing newline) to ``path`` atomically."""
+    """Write ``data`` as indented JSON (keys in insertion order, a trailing newline) to ``path`` atomically.
+
+    >>> import json, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_json(Path(folder) / "run" / "result.json", {"accuracy": 0.9})
+    ...     json.loads(path.read_text())
+    {'accuracy': 0.9}
+    """
 
     def write(temporary: str) -> None:
         with open(temporary, "w", encoding="utf-8") as handle:
