@@ -89,7 +89,13 @@ def check_fraction(owner: str, **values: float) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class WordCount(QualityRule):
-    """Keep documents with ``min_words`` to ``max_words`` words (Gopher: 50 to 100,000)."""
+    """Keep documents with ``min_words`` to ``max_words`` words (Gopher: 50 to 100,000).
+
+    A rule called on a string says whether the document is kept:
+
+    >>> WordCount(min_words=3)("too short"), WordCount(min_words=3)("long enough now")
+    (False, True)
+    """
 
     min_words: int = 50
     max_words: int = 100_000

@@ -27,7 +27,11 @@ def _repeated_share(parts: list[str]) -> tuple[float, float]:
 @dataclass(frozen=True, kw_only=True)
 class RepeatedLines(QualityRule):
     """Drop documents made of repeated lines or paragraphs (Gopher: 0.30 of lines, 0.20 of their characters;
-    0.30 of paragraphs, 0.20 of their characters). A line counts as repeated from its second occurrence on."""
+    0.30 of paragraphs, 0.20 of their characters). A line counts as repeated from its second occurrence on.
+
+    >>> RepeatedLines()("buy now\\nbuy now\\nbuy now\\nabout us"), RepeatedLines()("one line\\nanother line")
+    (False, True)
+    """
 
     max_line_fraction: float = 0.30
     max_line_char_fraction: float = 0.20
