@@ -20,15 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 
-from greennlp._files import FolderInUseError, exclusive_folder, write_json
+from greennlp._files import FolderInUseError, exclusive_folder, remove_stale_temporaries, write_json
 
 from .matching import ExampleIndex, dataset_fingerprints
-from .recorder import DynamicsRecorder, gather_observations
-from .storage import EXAMPLES_FILE, FORMAT_VERSION, METADATA_FILE, epoch_path, list_epochs, write_table
+from .recorder import DynamicsRecorder, PartialRecordError, gather_observations
+from .storage import (
+    EXAMPLES_FILE,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    epoch_path,
+    list_epochs,
+    read_metadata,
+    write_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +74,11 @@ class DataMapCallback(TrainerCallback):
 
     While training, the callback holds an exclusive lock on ``output_dir``: a second run writing into the same
     folder fails at once with ``FolderInUseError`` instead of mixing its epochs with this one's.
+
+    ``trainer.train(resume_from_checkpoint=...)`` continues the map: each epoch is written at its last step,
+    before that step's checkpoint; a checkpoint inside an epoch has that epoch's record so far saved beside it
+    (tagged with the epoch, checked when restored); complete epoch files are never replaced by a resumed run.
+    ``metadata.json`` says per epoch how many examples were recorded and whether the record is complete.
 
     Examples
     --------
@@ -105,8 +119,16 @@ class DataMapCallback(TrainerCallback):
         self._snapshot_steps: list[int] = []
         self._checked_first_batch = False
         self._lock: contextlib.ExitStack | None = None
+        self._record_complete = True  # the current epoch's record covers it from its first step
+        self._kept_epochs: set[int] = set()  # complete epoch files a resumed run keeps instead of re-recording
+        self._epoch_records: dict[str, dict[str, Any]] = {}  # metadata.json "epoch_records"
 
     # --- Trainer events ------------------------------------------------------------------------------------
+    def on_init_end(self, args, state, control, **kwargs):
+        dataset = _trainer_train_dataset()  # fail when the Trainer is built, before its sampler does, unclearly
+        if dataset is not None:
+            _check_not_empty(dataset)
+
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         if train_dataloader is None or model is None:
             raise DataMapError("DataMapCallback needs a Trainer with a train_dataset.")
@@ -127,11 +149,12 @@ class DataMapCallback(TrainerCallback):
                 "DataMapCallback needs a map-style training dataset (a datasets.Dataset with a length): a data "
                 "map has one row per example. Streaming (IterableDataset) training is not supported."
             )
+        _check_not_empty(dataset)
         self._check_model(model)
         ids = self._example_ids(dataset)
         index = ExampleIndex.from_dataset(dataset) if self.mode == "train" else None
         self._recorder = DynamicsRecorder(self.output_dir, len(dataset), index, ids, self.store_probabilities)
-        self._resume(state)
+        self._resume(args, state)
         self._write_examples(dataset, index, ids)
         self._write_metadata(args, state, model, len(dataset))
         if self.mode == "train":
@@ -143,44 +166,63 @@ class DataMapCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._epoch = _epoch_index(state.epoch)
-        if self.mode == "eval" and self.snapshots_per_epoch > 1:
-            steps = math.ceil(len(self._dataloader) / args.gradient_accumulation_steps)
-            first = self._epoch * steps
-            self._snapshot_steps = [
-                first + math.ceil(steps * (k + 1) / self.snapshots_per_epoch) for k in range(self.snapshots_per_epoch - 1)
-            ]
+        self._snapshot_steps = self._snapshot_steps_of(self._epoch, args)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.mode == "eval" and state.global_step in self._snapshot_steps:
             self._clean_pass(snapshot=self._snapshot_steps.index(state.global_step))
+        if _is_whole(state.epoch) and _epoch_index(state.epoch) == self._epoch + 1:
+            # The epoch's last step. The Trainer saves this step's checkpoint right after on_step_end and calls
+            # on_epoch_end only after that, so the epoch is written here: no checkpoint ever ends an epoch whose
+            # record is not on disk yet, whatever crashes next (another callback, a full disk, a kill).
+            self._finish_epoch(state)
 
     def on_epoch_end(self, args, state, control, **kwargs):
+        if _is_whole(state.epoch):
+            if _epoch_index(state.epoch) == self._epoch + 1:  # not finished at its last step (no step ran)
+                self._finish_epoch(state)
+            return
+        # Stopped mid-epoch (interrupted, or max_steps): an unfinished epoch is not a time point of the map.
+        # Keep what was seen as a partial record, which a resumed run continues.
+        observations = gather_observations(self._recorder.take())
+        if observations is not None and len(observations["key"]):
+            self._recorder.save_partial(state.global_step, self._epoch, observations, self._record_complete)
+            logger.warning(
+                "DataMapCallback: training stopped in the middle of epoch %d; its record so far is kept under "
+                "%s/partial and is completed if training resumes from a checkpoint at step %d. The map holds "
+                "the finished epochs only.", self._epoch, self.output_dir, state.global_step,
+            )
+
+    def on_save(self, args, state, control, **kwargs):
+        if self._recorder is None or _is_whole(state.epoch):
+            return  # at an epoch boundary the finished epoch is on disk and the next one has no record yet
+        observations = gather_observations(self._recorder.buffer())
+        if observations is not None:  # saved even when empty: it says the epoch has lost nothing so far
+            self._recorder.save_partial(state.global_step, self._epoch, observations, self._record_complete)
+
+    def _finish_epoch(self, state) -> None:
+        """Write the epoch that ends at this step (all processes take part; the first one writes)."""
         if self.mode == "eval":
             self._clean_pass(snapshot=self.snapshots_per_epoch - 1)
         observations = gather_observations(self._recorder.take())
-        if not _is_whole(state.epoch):
-            # Stopped mid-epoch (interrupted, or max_steps): an unfinished epoch is not a time point of the map.
-            # Keep what was seen as a partial record, which a resumed run continues.
-            if observations is not None and len(observations["key"]):
-                self._recorder.save_partial(state.global_step, self._epoch, observations)
+        epoch, self._epoch = self._epoch, self._epoch + 1
+        complete, self._record_complete = self._record_complete, True
+        if observations is None:
+            return
+        if epoch in self._kept_epochs:
+            logger.info("DataMapCallback: kept the complete record of epoch %d written before this run resumed "
+                        "(this run replayed the same steps).", epoch)
+        else:
+            counts = self._recorder.write_epoch(epoch, observations)
+            self._epoch_records[str(epoch)] = {**counts, "complete": complete}
+            if not complete:
                 logger.warning(
-                    "DataMapCallback: training stopped in the middle of epoch %d; its record so far is kept under "
-                    "%s/partial and is completed if training resumes from a checkpoint at step %d. The map holds "
-                    "the finished epochs only.", self._epoch, self.output_dir, state.global_step,
+                    "DataMapCallback: epoch %d was recorded only from the checkpoint it resumed from; %d of %d "
+                    "examples have a record for it. metadata.json marks the epoch incomplete.",
+                    epoch, counts["recorded"], counts["examples"],
                 )
-            return
-        if observations is not None:
-            self._recorder.write_epoch(self._epoch, observations)
-            self._recorder.remove_partials()
-            self._update_metadata(epochs=list_epochs(self.output_dir))
-        self._epoch += 1
-
-    def on_save(self, args, state, control, **kwargs):
-        if self._recorder is None:
-            return
-        observations = gather_observations(self._recorder.buffer())
-        if observations is not None and len(observations["key"]):
-            self._recorder.save_partial(state.global_step, self._epoch, observations)
+        self._recorder.remove_partials(up_to_step=state.global_step)
+        self._update_metadata(epochs=list_epochs(self.output_dir), epoch_records=self._sorted_epoch_records())
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._hook is not None:
@@ -305,6 +347,13 @@ class DataMapCallback(TrainerCallback):
         if len(source) != len(dataset):
             raise DataMapError("The Trainer's train_dataset and its dataloader's dataset differ in length.")
         ids = np.asarray(source[self.id_column])
+        missing = np.flatnonzero(pd.isna(ids))
+        if len(missing):
+            raise DataMapError(
+                f"id_column={self.id_column!r} has no id (None or NaN) at row {int(missing[0])}"
+                f"{f' and {len(missing) - 1} more rows' if len(missing) > 1 else ''}; a data map needs one id per "
+                "example. Fill in the missing ids, or leave id_column=None to identify examples by row position."
+            )
         unique, counts = np.unique(ids, return_counts=True)
         if (counts > 1).any():
             raise DataMapError(
@@ -313,28 +362,99 @@ class DataMapCallback(TrainerCallback):
             )
         return ids
 
-    def _resume(self, state) -> None:
-        """Continue an interrupted record: restore the unfinished epoch, drop epochs recorded after the checkpoint."""
-        self._epoch = _epoch_index(state.epoch) if state.global_step > 0 else 0
-        if state.global_step == 0 and list_epochs(self.output_dir) and not self.overwrite:
-            raise DataMapError(
-                f"{str(self.output_dir)!r} already holds a data map (epochs {list_epochs(self.output_dir)}). Pass a "
-                "new output_dir, or DataMapCallback(..., overwrite=True) to replace it."
-            )
-        if self._is_writer:
-            for epoch in list_epochs(self.output_dir):
-                if epoch >= self._epoch:
-                    epoch_path(self.output_dir, epoch).unlink()
+    def _resume(self, args, state) -> None:
+        """Continue an interrupted record without losing or mislabelling any of it.
+
+        A fresh run (step 0) starts an empty map. A resumed run restores the checkpoint's unfinished epoch from
+        the partial record saved with it (checked to be of that epoch), and keeps every complete epoch file
+        already written, even of epochs after the checkpoint: it replays the same steps, so re-recording them
+        could only lose what is there.
+        """
+        self._record_complete, self._kept_epochs, self._epoch_records = True, set(), {}
+        recorded = list_epochs(self.output_dir)
         if state.global_step == 0:
+            self._epoch = 0
+            if recorded and not self.overwrite:
+                raise DataMapError(
+                    f"{str(self.output_dir)!r} already holds a data map (epochs {recorded}). Pass a new "
+                    "output_dir, or DataMapCallback(..., overwrite=True) to replace it."
+                )
             if self._is_writer:
+                for epoch in recorded:
+                    epoch_path(self.output_dir, epoch).unlink()
                 self._recorder.remove_partials()
+                remove_stale_temporaries(self.output_dir, recursive=True)  # left by killed writes
             return
-        restored = self._is_writer and self._recorder.load_partial(state.global_step)
-        if self._is_writer and not restored and not _is_whole(state.epoch):
+        self._epoch = _epoch_index(state.epoch)
+        if not self._is_writer:
+            return
+        self._epoch_records = {e: r for e, r in self._previous_epoch_records().items() if int(e) in recorded}
+        self._kept_epochs = {e for e in recorded
+                             if e >= self._epoch and self._epoch_records.get(str(e), {}).get("complete", True)}
+        if _is_whole(state.epoch):
+            self._recover_unwritten_epoch(state, recorded)
+            return
+        if self._epoch in self._kept_epochs:
+            return
+        try:
+            saved = self._recorder.load_partial(state.global_step, self._epoch)
+        except PartialRecordError as error:
+            logger.warning("DataMapCallback: %s It is not restored.", error)
+            saved = None
+        if saved is not None:
+            self._record_complete = bool(saved.get("complete", True))
+            return
+        missed = self.mode == "train" or any(
+            step <= state.global_step for step in self._snapshot_steps_of(self._epoch, args))
+        if missed:  # eval mode records at snapshot steps only: nothing is missed before the first one
+            self._record_complete = False
             logger.warning(
                 "DataMapCallback: resuming mid-epoch at step %d without a saved record of that epoch's first part; "
-                "epoch %d of the map will miss those examples.", state.global_step, self._epoch,
+                "epoch %d of the map will miss those examples (metadata.json marks it incomplete).",
+                state.global_step, self._epoch,
             )
+
+    def _recover_unwritten_epoch(self, state, recorded: list[int]) -> None:
+        """Earlier versions wrote an epoch only after the checkpoint of its last step, which saved the whole
+        epoch as a partial record; a crash in between left the epoch there. Write it now (train mode: complete)."""
+        previous = self._epoch - 1
+        if previous < 0 or previous in recorded:
+            return
+        try:
+            saved = self._recorder.load_partial(state.global_step, previous)
+        except PartialRecordError as error:
+            logger.warning("DataMapCallback: %s It is not restored.", error)
+            return
+        if saved is None:
+            return
+        observations = self._recorder.take()
+        if self.mode != "train" or not len(observations["key"]):
+            logger.warning("DataMapCallback: epoch %d was not written before training stopped, and its last "
+                           "snapshot cannot be recovered; the map lacks that epoch.", previous)
+            return
+        counts = self._recorder.write_epoch(previous, observations)
+        self._epoch_records[str(previous)] = {**counts, "complete": bool(saved.get("complete", True))}
+        logger.warning("DataMapCallback: epoch %d had not been written when training stopped; written now from "
+                       "the record saved with the checkpoint of step %d.", previous, state.global_step)
+
+    def _previous_epoch_records(self) -> dict[str, dict[str, Any]]:
+        """The per-epoch counts of the map being resumed (none for maps of earlier versions, or no map)."""
+        try:
+            return dict(read_metadata(self.output_dir).get("epoch_records") or {})
+        except (OSError, ValueError):
+            return {}
+
+    def _sorted_epoch_records(self) -> dict[str, dict[str, Any]]:
+        return {key: self._epoch_records[key] for key in sorted(self._epoch_records, key=int)}
+
+    def _snapshot_steps_of(self, epoch: int, args) -> list[int]:
+        """Global steps of epoch ``epoch`` after which ``mode="eval"`` takes a snapshot before the epoch's end."""
+        if self.mode != "eval" or self.snapshots_per_epoch == 1:
+            return []
+        steps = math.ceil(len(self._dataloader) / args.gradient_accumulation_steps)
+        first = epoch * steps
+        return [first + math.ceil(steps * (k + 1) / self.snapshots_per_epoch)
+                for k in range(self.snapshots_per_epoch - 1)]
 
     def _write_examples(self, dataset, index: ExampleIndex | None, ids: np.ndarray | None) -> None:
         """One row per example: its id and token fingerprint, so a reordered dataset can be matched by content."""
@@ -366,6 +486,9 @@ class DataMapCallback(TrainerCallback):
             "label_names": {int(k): v for k, v in (getattr(config, "id2label", None) or {}).items()},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "epochs": list_epochs(self.output_dir),
+            # per epoch: examples recorded in every snapshot, of how many, and whether the record covers the whole
+            # epoch (False when a resumed run could not restore the part before its checkpoint)
+            "epoch_records": self._sorted_epoch_records(),
             "num_train_epochs": args.num_train_epochs,
         }
         write_json(self.output_dir / METADATA_FILE, self._metadata)
@@ -377,6 +500,14 @@ class DataMapCallback(TrainerCallback):
 
 #: output folder -> (callback holding its lock, thread it trains in), for taking over after a run that raised.
 _HELD_FOLDERS: dict[str, tuple[weakref.ref, int]] = {}
+
+
+def _check_not_empty(dataset) -> None:
+    if hasattr(dataset, "__len__") and len(dataset) == 0:
+        raise DataMapError(
+            "DataMapCallback: the training dataset is empty (0 examples), so there is nothing to map. Check the "
+            "split, filter or select that built train_dataset."
+        )
 
 
 def _is_whole(epoch: float | None) -> bool:

@@ -15,7 +15,7 @@ import torch
 
 from .matching import ExampleIndex, first_occurrences
 from .metrics import gold_statistics
-from .storage import PARTIAL_DIR, epoch_path, partial_path, read_table, write_table
+from .storage import epoch_path, partial_path, partial_steps, read_partial, write_partial, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -107,28 +107,43 @@ class DynamicsRecorder:
         return self._size
 
     # --- checkpoints ---------------------------------------------------------------------------------------
-    def save_partial(self, global_step: int, epoch: int, observations: dict[str, np.ndarray]) -> None:
-        """Keep the unfinished epoch's observations beside a checkpoint, so a resumed run has no gap."""
+    def save_partial(self, global_step: int, epoch: int, observations: dict[str, np.ndarray],
+                     complete: bool = True) -> None:
+        """Keep the unfinished epoch's observations beside a checkpoint, so a resumed run has no gap.
+
+        The file says which ``epoch`` they belong to and whether they cover it from its first step
+        (``complete``), so a resumed run never counts them towards another epoch.
+        """
         columns = dict(observations)
         columns["epoch"] = np.full(len(columns.get("key", [])), epoch, dtype=np.int32)
-        write_table(partial_path(self.output_dir, global_step), columns)
+        write_partial(self.output_dir, global_step, columns,
+                      {"epoch": int(epoch), "records": len(columns["epoch"]), "complete": bool(complete)})
 
-    def load_partial(self, global_step: int) -> bool:
-        """Restore the observations saved at ``global_step``; False when there were none."""
-        path = partial_path(self.output_dir, global_step)
-        if not path.is_file():
-            return False
-        columns = read_table(path)
-        columns.pop("epoch", None)
+    def load_partial(self, global_step: int, epoch: int) -> dict[str, Any] | None:
+        """Restore the observations of ``epoch`` saved at ``global_step`` and return their saved state.
+
+        ``None`` (nothing restored) when none were saved at that step; raises :class:`PartialRecordError` when
+        the saved ones belong to another epoch.
+        """
+        saved = read_partial(self.output_dir, global_step)
+        if saved is None:
+            return None
+        state, columns = saved
+        if state.get("epoch") != epoch:
+            raise PartialRecordError(
+                f"{partial_path(self.output_dir, global_step)} holds the record of epoch {state.get('epoch')}, but "
+                f"the checkpoint of step {global_step} is in epoch {epoch}."
+            )
         self.clear()
-        self._append(columns, len(columns["key"]))
-        return True
+        if len(columns.get("key", ())):
+            self._append(columns, len(columns["key"]))
+        return state
 
-    def remove_partials(self) -> None:
-        folder = self.output_dir / PARTIAL_DIR
-        if folder.is_dir():
-            for path in folder.glob("step_*.parquet"):
-                path.unlink(missing_ok=True)
+    def remove_partials(self, up_to_step: int | None = None) -> None:
+        """Delete the partial records saved at or before ``up_to_step`` (all of them when ``None``)."""
+        for step in partial_steps(self.output_dir):
+            if up_to_step is None or step <= up_to_step:
+                partial_path(self.output_dir, step).unlink(missing_ok=True)
 
     # --- end of epoch --------------------------------------------------------------------------------------
     def take(self) -> dict[str, np.ndarray]:
@@ -137,11 +152,12 @@ class DynamicsRecorder:
         self.clear()
         return observations
 
-    def write_epoch(self, epoch: int, observations: dict[str, np.ndarray]) -> Path:
+    def write_epoch(self, epoch: int, observations: dict[str, np.ndarray]) -> dict[str, int]:
         """Resolve observations to example rows, drop duplicates, and write the epoch file atomically.
 
         Consumes ``observations``: its columns are replaced one at a time by their sorted selection, so the
-        peak is one epoch of records plus one column.
+        peak is one epoch of records plus one column. Returns the epoch's counts for ``metadata.json``:
+        ``recorded`` (examples recorded in every snapshot of the epoch) of ``examples`` (the training set).
         """
         if not observations or len(observations["key"]) == 0:
             raise RuntimeError(
@@ -168,16 +184,16 @@ class DynamicsRecorder:
         if self.ids is not None:
             columns = {"row": columns["row"], "id": self.ids[columns["row"]], **{k: v for k, v in columns.items() if k != "row"}}
         per_snapshot = np.bincount(columns["snapshot"].astype(np.int64))
-        missing = self.num_examples - per_snapshot.min()
+        recorded = int(per_snapshot.min())
+        missing = self.num_examples - recorded
         if missing:
             logger.warning(
                 "DataMapCallback: %d of %d training examples were not seen in epoch %d (e.g. "
                 "dataloader_drop_last=True); their record for this epoch is missing.",
                 missing, self.num_examples, epoch,
             )
-        path = epoch_path(self.output_dir, epoch)
-        write_table(path, columns)
-        return path
+        write_table(epoch_path(self.output_dir, epoch), columns)
+        return {"recorded": recorded, "examples": self.num_examples}
 
     def _resolve(self, observations: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         keys, snapshots, gold = observations["key"], observations["snapshot"], observations["gold"]
@@ -194,6 +210,10 @@ class DynamicsRecorder:
         if self.index is not None:
             return self.index.assign_rows(keys, gold)
         return keys, first_occurrences(keys, self.num_examples)
+
+
+class PartialRecordError(ValueError):
+    """A saved partial record belongs to another epoch than the checkpoint it was saved beside."""
 
 
 def gather_observations(observations: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
