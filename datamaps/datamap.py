@@ -2,6 +2,7 @@
 arrays or allenai/cartography JSONL), saved back to the same format, matched to datasets by id or content."""
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -11,12 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from greennlp._files import exclusive_folder, write_json
+from greennlp._files import exclusive_folder, remove_stale_temporaries, write_json
 
 from .alignment import ROW, dataset_rows
 from .metrics import DynamicsAccumulator, el2n, gold_statistics
-from .regions import assign_regions, region_positions
+from .regions import assign_regions, has_variability, no_regions_message, region_positions
 from .storage import (
+    EPOCH_COLUMNS,
     EXAMPLES_FILE,
     FORMAT_VERSION,
     METADATA_FILE,
@@ -30,6 +32,7 @@ from .storage import (
 )
 
 Records = Iterable[tuple[int, dict[str, np.ndarray]]]
+logger = logging.getLogger(__name__)
 
 
 class DataMap:
@@ -60,6 +63,7 @@ class DataMap:
             positions = isinstance(table.index, pd.RangeIndex) and table.index.start == 0 and table.index.step == 1
             table.index.name = ROW if positions else "id"
         table["region"] = assign_regions(table, region_fraction)
+        _warn_about_regions(table)
         self.table = table
         self.region_fraction = region_fraction
         self.metadata = {**(metadata or {}), "id_column": self.id_column, "region_fraction": region_fraction}
@@ -77,6 +81,7 @@ class DataMap:
         of training from scratch say little about the data). ``region_fraction`` defaults to the saved one (1/3).
         """
         metadata = read_metadata(path)
+        num_examples = metadata["num_examples"]
         available = list_epochs(path)
         chosen = [e for e in available if epochs is None or e in set(epochs)][burn_in:]
         if not chosen:
@@ -84,10 +89,19 @@ class DataMap:
                 f"No recorded epochs to analyse in {str(path)!r} (recorded: {available}, epochs={epochs}, "
                 f"burn_in={burn_in}). Did training finish at least one epoch?"
             )
-        examples = read_table(Path(path) / EXAMPLES_FILE) if (Path(path) / EXAMPLES_FILE).is_file() else {}
+        examples_file = Path(path) / EXAMPLES_FILE
+        examples = read_table(examples_file, required=("row",)) if examples_file.is_file() else {}
+        if examples and len(examples["row"]) != num_examples:
+            raise ValueError(
+                f"{str(Path(path) / METADATA_FILE)!r} says the map has num_examples={num_examples}, but "
+                f"{str(examples_file)!r} lists {len(examples['row'])} examples: the files come from different runs. "
+                "Restore the matching files, or record the map again."
+            )
         source = (Path(path), chosen)
-        table = _aggregate(_read_epochs(source), metadata["num_examples"], metadata.get("id_column"),
+        per_epoch: dict[int, int] = {}
+        table = _aggregate(_read_epochs(source, num_examples, per_epoch), num_examples, metadata.get("id_column"),
                            examples.get("id"))
+        _warn_if_incomplete(Path(path), metadata, available, per_epoch, table)
         if region_fraction is None:
             region_fraction = metadata.get("region_fraction", 1 / 3)
         data_map = cls(table, {**metadata, "epochs_used": chosen}, region_fraction=region_fraction)
@@ -103,23 +117,28 @@ class DataMap:
         ``ids`` are the examples' own ids, found in the dataset column ``id_column`` (default ``"id"``) when
         selecting; without ids the map is keyed by row position.
         """
-        p_gold = np.asarray(p_gold, dtype=np.float64)
+        p_gold = _numbers("p_gold", p_gold)
         if p_gold.ndim != 2:
             raise ValueError(f"p_gold must have shape (num_examples, num_time_points); got {p_gold.shape}.")
-        correct, margin = np.asarray(correct, dtype=bool), np.asarray(margin, dtype=np.float64)
+        recorded = ~np.isnan(p_gold)
+        if ((p_gold[recorded] < 0) | (p_gold[recorded] > 1)).any():
+            raise ValueError(f"p_gold must hold probabilities in [0, 1] (NaN = not recorded); got values from "
+                             f"{p_gold[recorded].min()} to {p_gold[recorded].max()}.")
+        correct, margin = np.asarray(correct, dtype=bool), _numbers("margin", margin)
         if correct.shape != p_gold.shape or margin.shape != p_gold.shape:
-            raise ValueError("p_gold, correct and margin must have the same (num_examples, num_time_points) shape.")
-        gold = np.asarray(gold, dtype=np.int64)
-        if gold.shape != (len(p_gold),):
-            raise ValueError(f"gold must hold one label per example: shape ({len(p_gold)},); got {gold.shape}.")
+            raise ValueError(f"p_gold, correct and margin must have the same (num_examples, num_time_points) shape; "
+                             f"got {p_gold.shape}, {correct.shape} and {margin.shape}.")
+        if not np.isfinite(margin[recorded]).all():
+            raise ValueError("margin must be finite wherever p_gold is recorded (not NaN); "
+                             f"{int((~np.isfinite(margin[recorded])).sum())} entries are NaN or infinite.")
         if probabilities is not None:
-            probabilities = np.asarray(probabilities, dtype=np.float64)
-            if probabilities.shape[:2] != p_gold.shape:
-                raise ValueError("probabilities must have shape (num_examples, num_time_points, num_labels).")
+            probabilities = _numbers("probabilities", probabilities)
+            if probabilities.ndim != 3 or probabilities.shape[:2] != p_gold.shape:
+                raise ValueError(f"probabilities must have shape (num_examples, num_time_points, num_labels) = "
+                                 f"({p_gold.shape[0]}, {p_gold.shape[1]}, num_labels); got {probabilities.shape}.")
+        gold = _class_ids(gold, len(p_gold), probabilities.shape[2] if probabilities is not None else None)
         if ids is not None:
-            ids = np.asarray(ids)
-            if ids.shape != (len(p_gold),) or len(pd.unique(ids)) != len(ids):
-                raise ValueError("ids must hold one distinct id per example.")
+            ids = _example_ids(ids, len(p_gold))
             id_column = id_column or "id"
         elif id_column is not None:
             raise ValueError("id_column names the dataset column of `ids`; pass ids too.")
@@ -144,10 +163,22 @@ class DataMap:
     def from_logits(cls, logits, gold, *, ids=None, id_column: str | None = None,
                     metadata: dict[str, Any] | None = None, region_fraction: float = 1 / 3) -> DataMap:
         """Build a map from ``(N, T, C)`` logits (NaN rows = not recorded) and ``(N,)`` gold labels."""
-        logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
-        gold = torch.as_tensor(np.asarray(gold, dtype=np.int64))
+        logits = _numbers("logits", logits, np.float32)
+        if logits.ndim != 3 or logits.shape[2] < 2:
+            raise ValueError(f"logits must have shape (num_examples, num_time_points, num_labels) with at least 2 "
+                             f"labels; got {logits.shape}.")
         n, steps, classes = logits.shape
-        missing = torch.isnan(logits).any(-1)
+        missing = np.isnan(logits).all(-1)
+        broken = np.argwhere(~missing & ~np.isfinite(logits).all(-1))
+        if len(broken):
+            example, step = broken[0]
+            raise ValueError(
+                f"logits[{example}, {step}] = {logits[example, step].tolist()} holds NaN or infinite values "
+                f"({len(broken)} such rows). Logits must be finite; a row of NaN marks an example not recorded at "
+                "that time point."
+            )
+        gold = torch.as_tensor(_class_ids(gold, n, classes))
+        logits, missing = torch.as_tensor(logits), torch.as_tensor(missing)
         stats = gold_statistics(torch.nan_to_num(logits).reshape(n * steps, classes), gold.repeat_interleave(steps))
         shape = (n, steps)
         p_gold = stats["p_gold"].reshape(shape).double().numpy()
@@ -170,11 +201,8 @@ class DataMap:
         n, classes = len(guids), epochs[0][2].shape[1]
         logits = np.full((n, len(epochs), classes), np.nan)
         gold = np.full(n, -1, dtype=np.int64)
-        for t, (_, epoch_guids, epoch_logits, epoch_gold) in enumerate(epochs):
-            try:
-                rows = np.fromiter((position[g] for g in epoch_guids), dtype=np.int64, count=len(epoch_guids))
-            except KeyError as error:
-                raise ValueError(f"guid {error.args[0]!r} appears in a later epoch but not in the first.") from None
+        for t, (_, epoch_guids, epoch_logits, epoch_gold) in enumerate(epochs):  # checked by the reader
+            rows = np.fromiter((position[g] for g in epoch_guids), dtype=np.int64, count=len(epoch_guids))
             logits[rows, t] = epoch_logits
             gold[rows] = epoch_gold
         metadata = {"mode": "cartography-jsonl", "epochs_used": [e for e, *_ in epochs], "num_labels": classes}
@@ -195,6 +223,7 @@ class DataMap:
         with exclusive_folder(path, owner="DataMap.save"):
             if ((path / METADATA_FILE).exists() or list_epochs(path)) and not overwrite:
                 raise FileExistsError(f"{str(path)!r} already holds a data map; pass overwrite=True to replace it.")
+            remove_stale_temporaries(path, recursive=True)  # left by killed writes; we hold the folder
             (path / METADATA_FILE).unlink(missing_ok=True)  # no metadata = no map, until the new one is complete
             for epoch in list_epochs(path):
                 epoch_path(path, epoch).unlink()
@@ -257,10 +286,19 @@ class DataMap:
         return self.table.index[region_positions(self.table, region, fraction, threshold, seed)]
 
     def scores(self, column: str) -> pd.Series:
-        """One metric column as a Series indexed by example id (input to score-based selection)."""
+        """One metric column as a Series indexed by example id (input to score-based selection).
+
+        ``variability`` is NaN for an example observed once, and raises when no example was observed twice
+        (see :mod:`datamaps.regions`).
+        """
         if column not in self.table.columns:
             raise KeyError(f"No column {column!r} in this data map; it has {list(self.table.columns)}.")
-        return self.table[column]
+        if column != "variability":
+            return self.table[column]
+        reason = no_regions_message(self.table)
+        if reason is not None:
+            raise ValueError(f"Cannot rank by variability: {reason}.")
+        return self.table[column].where(has_variability(self.table))  # NaN: observed once, variability undefined
 
     def dataset_rows(self, dataset, *, id_column: str | None = None) -> pd.Series:
         """The row of ``dataset`` that holds each example of the map, as a Series indexed like ``table``.
@@ -299,14 +337,144 @@ class DataMap:
         return f"DataMap({len(self)} examples, epochs={self.metadata.get('epochs_used')}, regions={counts})"
 
 
-def _read_epochs(source: tuple[Path, list[int]]) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+def _read_epochs(source: tuple[Path, list[int]], num_examples: int | None = None,
+                 per_epoch: dict[int, int] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """Epoch files in order, checked: required columns, rows in ``[0, num_examples)``, each example at most once
+    per snapshot. ``per_epoch`` receives the number of distinct examples of each epoch."""
     folder, epochs = source
     for epoch in epochs:
         path = epoch_path(folder, epoch)
         if not path.is_file():
             raise FileNotFoundError(f"The map was read from {str(folder)!r}, which no longer holds epoch {epoch} "
                                     f"({path.name}); load it again from where it is now.")
-        yield epoch, read_table(path)
+        columns = read_table(path, required=EPOCH_COLUMNS)
+        rows = columns["row"].astype(np.int64)
+        if num_examples is not None and len(rows) and (rows.min() < 0 or rows.max() >= num_examples):
+            bad = rows[(rows < 0) | (rows >= num_examples)]
+            raise ValueError(
+                f"{str(path)!r} records example row {int(bad[0])} ({len(bad)} rows out of range), but "
+                f"{str(folder / METADATA_FILE)!r} says the map has num_examples={num_examples} (rows 0 to "
+                f"{num_examples - 1}): the files come from different runs. Restore the matching metadata.json, or "
+                "record the map again."
+            )
+        snapshots = columns["snapshot"].astype(np.int64)
+        keys = pd.MultiIndex.from_arrays([snapshots, rows])
+        if keys.has_duplicates:
+            snapshot, row = keys[keys.duplicated()][0]
+            raise ValueError(f"{str(path)!r} records example row {row} twice at snapshot {snapshot}; an epoch file "
+                             "holds each example once per snapshot. Record the map again.")
+        if per_epoch is not None:
+            per_epoch[epoch] = len(np.unique(rows))
+        yield epoch, columns
+
+
+def _warn_if_incomplete(folder: Path, metadata: dict[str, Any], available: list[int], per_epoch: dict[int, int],
+                        table: pd.DataFrame) -> None:
+    """Log what a loaded map lacks: epochs without a file, epochs with fewer examples, examples never recorded."""
+    # A map written by DataMapCallback starts at epoch 0; one written by DataMap.save starts where its first
+    # saved epoch was (burn_in, epochs=...).
+    first = min(metadata.get("epochs_used") or [0])
+    expected = set(range(first, max(available) + 1)) | set(metadata.get("epochs") or [])
+    missing = sorted(expected - set(available))
+    if missing:
+        logger.warning("DataMap.load: the map in %r is incomplete: epochs %s have no file in %s/ (files for epochs "
+                       "%s). Their training was not recorded, or was lost; the map holds the others.",
+                       str(folder), missing, epoch_path(folder, 0).parent.name, available)
+    # DataMapCallback marks an epoch whose first part it could not restore on resume (metadata "epoch_records").
+    cut = {int(epoch): record for epoch, record in (metadata.get("epoch_records") or {}).items()
+           if not record.get("complete", True) and int(epoch) in per_epoch}
+    if cut:
+        logger.warning("DataMap.load: the map in %r is incomplete: epochs %s were resumed without the record of their "
+                       "first part (recorded / examples: %s). Their examples have fewer observations; train again "
+                       "from the start of those epochs for a complete map.", str(folder), sorted(cut),
+                       {epoch: f"{r.get('recorded')}/{r.get('examples')}" for epoch, r in sorted(cut.items())})
+    most = max(per_epoch.values())
+    short = {epoch: count for epoch, count in per_epoch.items() if count < most and epoch not in cut}
+    if short:
+        logger.warning("DataMap.load: the map in %r is incomplete: epochs %s record fewer examples than the others "
+                       "(examples per epoch: %s). An epoch was cut short (a crash or a resume that lost records); "
+                       "its examples have fewer observations.", str(folder), sorted(short), per_epoch)
+    never = int((table["observations"] == 0).sum())
+    if never:
+        logger.warning("DataMap.load: %d of the %d examples in %r (num_examples in %s) have no record in epochs "
+                       "%s: they get NaN metrics and no region. dataloader_drop_last=True leaves out the last "
+                       "incomplete batch; many more than a batch means %s does not belong to these epoch files.",
+                       never, len(table), str(folder), METADATA_FILE, sorted(per_epoch), METADATA_FILE)
+
+
+def _warn_about_regions(table: pd.DataFrame) -> None:
+    reason = no_regions_message(table)
+    if reason is not None:
+        logger.warning("DataMap: this map has no regions: %s.", reason)
+        return
+    once = ~np.isnan(table["confidence"].to_numpy(dtype=np.float64)) & ~has_variability(table)
+    if once.any():
+        logger.warning("DataMap: %d of the %d examples were observed once; their variability is undefined and they "
+                       "have no region (see datamaps.regions).", int(once.sum()), len(table))
+
+
+def _numbers(name: str, values, dtype=np.float64) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of numbers (NaN = not recorded); it could not be read as one: "
+                         f"{error}.") from None
+
+
+def _class_ids(gold, num_examples: int, num_labels: int | None) -> np.ndarray:
+    """``gold`` as int64 class ids, one per example, in ``[0, num_labels)``; a clear error otherwise."""
+    values = np.asarray(gold)
+    if values.shape != (num_examples,):
+        raise ValueError(f"gold must hold one label per example: shape ({num_examples},); got {values.shape}.")
+    if values.dtype.kind == "O":
+        nones = [i for i, value in enumerate(values) if value is None]
+        if nones:
+            raise ValueError(f"gold[{nones[0]}] is None ({len(nones)} labels are None); every example needs its "
+                             "class id.")
+        values = np.asarray(values.tolist())
+    if values.dtype.kind in "USO":
+        raise ValueError(f"gold must hold class ids (integers); got {values.dtype} values such as {values[:3].tolist()}"
+                         ". Map label names to ids first, e.g. with the dataset's ClassLabel (str2int).")
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values))
+        if not whole.all():
+            at = int(np.flatnonzero(~whole)[0])
+            raise ValueError(f"gold must hold class ids (integers); gold[{at}] = {values[at]}.")
+    values = values.astype(np.int64)
+    upper = num_labels if num_labels is not None else np.inf
+    outside = np.flatnonzero((values < 0) | (values >= upper))
+    if len(outside):
+        at = int(outside[0])
+        allowed = f"[0, {num_labels - 1}] for {num_labels} labels" if num_labels is not None else ">= 0"
+        raise ValueError(f"gold[{at}] = {values[at]} is not a class id: gold must be in {allowed} "
+                         f"({len(outside)} labels are out of range).")
+    return values
+
+
+def _example_ids(ids, num_examples: int) -> np.ndarray:
+    """``ids`` as an array of distinct strings or integers, one per example; a clear error otherwise."""
+    # A list is read element by element: numpy would turn ["a", 1] into strings and [1, None] into objects.
+    values = np.asarray(ids) if hasattr(ids, "__array__") else np.asarray(ids, dtype=object)
+    if values.shape != (num_examples,):
+        raise ValueError(f"ids must hold one id per example: shape ({num_examples},); got {values.shape}.")
+    if values.dtype.kind == "O":
+        bad = [i for i, value in enumerate(values)
+               if isinstance(value, bool) or not isinstance(value, (str, int, np.integer))]
+        if bad:
+            raise ValueError(f"ids[{bad[0]}] is {values[bad[0]]!r}; ids must be strings or integers, none missing "
+                             f"({len(bad)} are not).")
+        kinds = {isinstance(value, str) for value in values}
+        if len(kinds) > 1:
+            raise ValueError("ids mix strings and integers; use one type (e.g. all strings).")
+        values = np.asarray(values.tolist())
+    if values.dtype.kind not in "iuU" and values.size:
+        raise ValueError(f"ids must be strings or integers; got {values.dtype} values such as "
+                         f"{values[:3].tolist()}.")
+    duplicated = pd.Index(values).duplicated()
+    if duplicated.any():
+        raise ValueError(f"ids must hold one distinct id per example; {int(duplicated.sum())} repeat an earlier one "
+                         f"(e.g. {values[duplicated][:3].tolist()}).")
+    return values
 
 
 def _aggregate(records: Records, num_examples: int, id_column: str | None, ids=None) -> pd.DataFrame:

@@ -1,11 +1,20 @@
 """Map regions (Swayamdipta et al. 2020), defined once here, and exact, reproducible top-fraction selection.
 
-A map's examples fall in exactly one region each (``DataMap.table["region"]``):
+Every example observed at least twice falls in exactly one region (``DataMap.table["region"]``):
 
 - ``ambiguous``: the ``region_fraction`` (default 1/3, rounded half up) most variable examples;
 - ``easy-to-learn``: of the others, those with confidence >= 0.5 (the model gives the gold label the majority of
   the probability on average);
 - ``hard-to-learn``: the others, confidence < 0.5.
+
+Regions need variability, and variability needs at least two observations of an example (:data:`MIN_OBSERVATIONS`;
+one observation has variability 0 whatever the model did). An example observed once (a one-epoch fine-tune, a
+``max_steps`` that stops inside the second epoch, an example dropped by ``dataloader_drop_last`` in all but one
+epoch) has no region, like an example never recorded, and is left out of the ambiguous fraction's count. A map in
+which no example was observed twice has no regions at all: it says so when built, and selecting a region (or
+ranking by ``variability``) raises ``ValueError``. Train for two epochs or more, or record several snapshots per
+epoch (``DataMapCallback(mode="eval", snapshots_per_epoch=3)``), which observes every example three times in one
+epoch; confidence alone is still usable through ``data_map.scores("confidence")``.
 
 Selecting a region uses the same definition. Its members are ranked by the paper's sort order (:data:`REGIONS`:
 ambiguous by variability, highest first; easy-to-learn by confidence, highest first; hard-to-learn by confidence,
@@ -33,6 +42,8 @@ REGIONS: dict[str, tuple[str, bool]] = {
 }
 #: Confidence at or above which a non-ambiguous example is easy-to-learn.
 EASY_CONFIDENCE = 0.5
+#: Observations of an example needed for its variability, and so its region, to be defined.
+MIN_OBSERVATIONS = 2
 _ALIASES = {"easy": "easy-to-learn", "hard": "hard-to-learn", "easy_to_learn": "easy-to-learn",
             "hard_to_learn": "hard-to-learn"}
 
@@ -88,14 +99,37 @@ def top_positions(scores, fraction: float | None = None, threshold: float | None
     return order[passed]
 
 
+def has_variability(table: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the examples observed at least :data:`MIN_OBSERVATIONS` times (variability defined)."""
+    recorded = ~np.isnan(table["confidence"].to_numpy(dtype=np.float64))
+    if "observations" not in table.columns:  # a table built by hand: trust its variability
+        return recorded
+    return recorded & (table["observations"].to_numpy() >= MIN_OBSERVATIONS)
+
+
+def no_regions_message(table: pd.DataFrame) -> str | None:
+    """Why ``table`` has no regions, with the fix; ``None`` when some examples have one."""
+    recorded = ~np.isnan(table["confidence"].to_numpy(dtype=np.float64))
+    if has_variability(table).any() or not recorded.any():
+        return None
+    return (
+        f"every one of its {int(recorded.sum())} recorded examples was observed once (one epoch), so variability is "
+        f"0 for all of them and says nothing: regions (ambiguous, easy-to-learn, hard-to-learn) and variability "
+        f"need at least {MIN_OBSERVATIONS} observations per example. Train for 2 epochs or more, or record several "
+        "snapshots in one epoch with DataMapCallback(mode='eval', snapshots_per_epoch=3); to rank by confidence "
+        "alone use data_map.scores('confidence')"
+    )
+
+
 def assign_regions(table: pd.DataFrame, fraction: float = 1 / 3, seed: int = 0) -> pd.Series:
-    """The ``region`` column (definition in this module's docstring); examples never recorded get none (NaN)."""
+    """The ``region`` column (definition in this module's docstring); examples never recorded, or observed fewer
+    than :data:`MIN_OBSERVATIONS` times, get none (NaN)."""
     confidence = table["confidence"].to_numpy(dtype=np.float64)
     variability = table["variability"].to_numpy(dtype=np.float64)
-    recorded = np.flatnonzero(~np.isnan(confidence))
+    defined = np.flatnonzero(has_variability(table))
     region = np.full(len(table), None, dtype=object)
-    region[recorded] = np.where(confidence[recorded] >= EASY_CONFIDENCE, "easy-to-learn", "hard-to-learn")
-    region[recorded[top_positions(variability[recorded], fraction=fraction, seed=seed)]] = "ambiguous"
+    region[defined] = np.where(confidence[defined] >= EASY_CONFIDENCE, "easy-to-learn", "hard-to-learn")
+    region[defined[top_positions(variability[defined], fraction=fraction, seed=seed)]] = "ambiguous"
     return pd.Series(pd.Categorical(region, categories=list(REGIONS)), index=table.index, name="region")
 
 
@@ -106,8 +140,11 @@ def region_positions(table: pd.DataFrame, region: str, fraction: float | None = 
         raise ValueError("Give at most one of `fraction` (e.g. 0.33) or `threshold`; neither selects the whole "
                          "region.")
     name = canonical_region(region)
+    reason = no_regions_message(table)
+    if reason is not None:
+        raise ValueError(f"Cannot select {name!r}: this map has no regions: {reason}.")
     column, highest = REGIONS[name]
-    scores = table[column].to_numpy(dtype=np.float64)
+    scores = np.where(has_variability(table), table[column].to_numpy(dtype=np.float64), np.nan)
     inside = (table["region"] == name).to_numpy()
     members = np.flatnonzero(inside)
     ranked = members[rank_order(scores[members], highest, seed)]

@@ -20,7 +20,8 @@ def select_by_region(dataset: Dataset, data_map: DataMap, region: str, *, fracti
 
     Rows are found through :meth:`DataMap.dataset_rows`: by the map's ids (in the column ``id_column``, default the
     map's), or, for a map keyed by row position, by token content or checked position. An example of the map
-    that is not in ``dataset`` raises ``ValueError``; the count is always exact.
+    that is not in ``dataset`` raises ``ValueError``; the count is always exact. A map in which no example was
+    observed twice (one epoch, one snapshot) has no regions and raises ``ValueError`` saying how to record one.
 
     Examples
     --------
