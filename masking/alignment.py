@@ -46,7 +46,10 @@ def align_words_to_tokens(
         word and a function word is not content, so function words are never masked).
     word_ids:
         int32, index of the (last) word the token overlaps, -1 for special tokens and tokens that cover
-        only whitespace. Sub-tokens of one word share its id, which is how whole words are masked together.
+        only whitespace, or only punctuation left out of the words' spans (:meth:`ContentWordTagger.word_spans`
+        leaves out the punctuation around and inside a content word, as in "responded!Their" or "8/15/06", so
+        such a token is never content). Sub-tokens of one word share its id, which is how whole words are
+        masked together.
 
     Examples
     --------
@@ -218,6 +221,6 @@ def _fingerprint(dataset, tokenizer, tagger, *settings) -> str:
         repr(nlp.pipe_names),
         nlp.config.to_str(),
         repr(settings),
-        "content-word-mask-v1",
+        "content-word-mask-v2",  # v2: punctuation inside a spaCy token ends a content word
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]

@@ -5,7 +5,7 @@ falls back (with one warning) to lexical rules on ``spacy.blank(lang)``.
 """
 from __future__ import annotations
 
-import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -30,7 +30,12 @@ _POS_COMPONENTS = ("tok2vec", "transformer", "tagger", "morphologizer", "attribu
 
 STRATEGIES = ("auto", "pos", "lexical")
 
-_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+# Characters a word is made of: letters, marks (Devanagari vowel signs, accents) and numbers, plus format
+# characters such as the zero-width non-joiner inside Persian words. Everything else (punctuation, symbols)
+# ends a content word's span.
+_WORD_CATEGORIES = frozenset({"L", "M", "N"})
+# Apostrophes, which spaCy's tokenizer needs to see to split contractions ("don't" -> "do", "n't").
+_APOSTROPHES = frozenset("'\u2018\u2019")
 
 _warned_fallback: set[str] = set()
 
@@ -44,6 +49,11 @@ class ContentWordTagger:
       morphologizer), or it is any word (strategy ``"lexical"``, the ``spacy.blank`` fallback), and
     - it is not a stop word (``exclude_stop_words=True``), and
     - it contains at least one letter or digit (the small taggers sometimes call "-" or "%" a noun).
+
+    A content word's span holds only its letters, digits and marks: punctuation at its ends ("violin-") and
+    inside it is left out. A spaCy token with punctuation inside ("responded!Their", "weeks,(many", "8/15/06",
+    "http://") gives one word per run of letters and digits, each checked on its own ("Their" and "many" are
+    stop words), so that no subword token for the punctuation is ever masked as part of a content word.
 
     Parameters
     ----------
@@ -123,7 +133,7 @@ class ContentWordTagger:
         self.nlp_ = nlp
         self.strategy_ = strategy
         self._content_pos_ids = np.array([POS_IDS[tag] for tag in self.content_pos], dtype=np.uint64)
-        self._lexical_cache: dict[int, tuple[int, int, int]] = {}
+        self._lexical_cache: dict[int, tuple[bool, np.ndarray]] = {}
         return self
 
     def _ensure_loaded(self) -> None:
@@ -135,9 +145,9 @@ class ContentWordTagger:
         """Yield, for each text, an ``(n_words, 3)`` int64 array of ``start, end, is_content`` rows.
 
         Offsets are character offsets into the text (as ``offset_mapping`` from a fast tokenizer);
-        whitespace tokens are left out, so the rows are sorted and do not overlap. ``progress=True`` shows a
-        progress bar over the texts (off by default: :func:`add_content_word_mask` calls this per batch and
-        shows its own bar over the whole dataset).
+        whitespace tokens, and punctuation around or inside a content word, are left out, so the rows are
+        sorted and do not overlap. ``progress=True`` shows a progress bar over the texts (off by default:
+        :func:`add_content_word_mask` calls this per batch and shows its own bar over the whole dataset).
         """
         self._ensure_loaded()
         total = len(texts) if hasattr(texts, "__len__") else None
@@ -158,43 +168,73 @@ class ContentWordTagger:
         vocab = docs[0].vocab
         arrays = [doc.to_array([IDX, LENGTH, POS, IS_STOP, IS_SPACE, ORTH]).reshape(-1, 6) for doc in docs]
         array = np.concatenate(arrays)
-        keep = array[:, 4] == 0
         unique_orths, inverse = np.unique(array[:, 5], return_inverse=True)
-        lexical = np.array([self._lexical(vocab, int(o)) for o in unique_orths], dtype=np.int64).reshape(-1, 3)[inverse]
-        content = lexical[:, 0].astype(bool)
+        forms = [self._lexical(vocab, int(orth)) for orth in unique_orths]
+        content = np.array([ok for ok, _ in forms], dtype=bool)[inverse]
         if self.strategy_ == "pos":
             content &= np.isin(array[:, 2], self._content_pos_ids)
         if self.exclude_stop_words:
             content &= array[:, 3] == 0
-        starts = array[:, 0].astype(np.int64)
-        ends = starts + array[:, 1].astype(np.int64)
-        # A content word's span leaves out punctuation spaCy left attached ("violin-"), so that a subword
-        # token for that punctuation is never part of the content word.
-        starts = np.where(content, starts + lexical[:, 1], starts)
-        ends = np.where(content, ends - lexical[:, 2], ends)
-        spans = np.stack([starts, ends, content.astype(np.int64)], axis=1)
-        pieces = np.split(spans, np.cumsum([len(a) for a in arrays])[:-1])
-        keeps = np.split(keep, np.cumsum([len(a) for a in arrays])[:-1])
-        return [piece[k] for piece, k in zip(pieces, keeps, strict=True)]
+        # A content token becomes one row per piece (its runs of letters, digits and marks), so that
+        # punctuation inside or around it ("violin-", "responded!Their", "8/15/06") is in no content word's
+        # span and a subword token for it is never content; any other token is one non-content row.
+        piece_counts = np.array([len(pieces) for _, pieces in forms], dtype=np.int64)
+        piece_table = np.concatenate([pieces for _, pieces in forms] + [np.zeros((1, 3), np.int64)])
+        first_piece = np.concatenate([[0], np.cumsum(piece_counts)[:-1]])[inverse]
+        rows_per_token = np.where(content, piece_counts[inverse], 1) * (array[:, 4] == 0)  # no whitespace rows
+        token = np.repeat(np.arange(len(array)), rows_per_token)
+        rank = np.arange(len(token)) - np.repeat(np.cumsum(rows_per_token) - rows_per_token, rows_per_token)
+        is_piece = content[token]
+        piece = piece_table[np.where(is_piece, first_piece[token] + rank, len(piece_table) - 1)]
+        starts = array[token, 0].astype(np.int64)
+        ends = np.where(is_piece, starts + piece[:, 1], starts + array[token, 1].astype(np.int64))
+        spans = np.stack([starts + piece[:, 0], ends, piece[:, 2]], axis=1)
+        doc_of_token = np.repeat(np.arange(len(arrays)), [len(a) for a in arrays])
+        rows_per_doc = np.bincount(doc_of_token, weights=rows_per_token, minlength=len(arrays)).astype(np.int64)
+        return np.split(spans, np.cumsum(rows_per_doc)[:-1])
 
-    def _lexical(self, vocab, orth: int) -> tuple[int, int, int]:
-        """``(ok, leading, trailing)`` for a word form: ``ok`` when it has a letter or digit and (with
-        ``exclude_stop_words``) its core without edge punctuation is no stop word ("was-" is one spaCy
-        token whose own ``is_stop`` is False); ``leading``/``trailing`` count the edge punctuation characters.
+    def _lexical(self, vocab, orth: int) -> tuple[bool, np.ndarray]:
+        """``(ok, pieces)`` for a word form. ``pieces`` are ``(start, end, ok)`` rows, relative to the form, for
+        its runs of letters, digits and marks; the form is ``ok`` when one of its pieces is and its core (without
+        the punctuation at its ends) is no stop word either ("was-" is one spaCy token whose own ``is_stop`` is
+        False).
+
+        A piece is ``ok`` when it has a letter or digit and (with ``exclude_stop_words``) is no stop word. A form
+        with punctuation inside ("responded!Their", "weeks,(many", "Combs)don't") is split where spaCy would
+        have split it had the punctuation been a space, so that "Their", "many" and "n't" are stop words there.
 
         Cached per vocabulary entry: word forms repeat across a corpus.
         """
         value = self._lexical_cache.get(orth)
         if value is None:
             text = vocab.strings[orth]
-            core = _EDGE_PUNCTUATION.sub("", text)
-            ok = bool(core) and any(ch.isalnum() for ch in core)
-            if ok and self.exclude_stop_words:
-                ok = not vocab[core].is_stop
-            leading = text.index(core) if core else 0
-            value = (int(ok), leading, len(text) - leading - len(core))
+            runs = _word_pieces(text)
+            if len(runs) > 1:
+                spaced = "".join(ch if _is_word_character(ch) or ch in _APOSTROPHES else " " for ch in text)
+                words = [(word.idx, word.text) for word in self.nlp_.tokenizer(spaced) if not word.is_space]
+                pieces = [(offset + start, offset + end, int(self._is_content_piece(vocab, word, start, end)))
+                          for offset, word in words for start, end in _word_pieces(word)]
+                ok = any(flag for _, _, flag in pieces) and self._is_content_piece(vocab, text, runs[0][0],
+                                                                                   runs[-1][1])
+            else:  # the common case: one word, perhaps with punctuation at its ends
+                pieces = [(start, end, int(self._is_content_piece(vocab, text, start, end))) for start, end in runs]
+                ok = bool(pieces) and bool(pieces[0][2])
+            value = (ok, np.array(pieces, dtype=np.int64).reshape(-1, 3))
             self._lexical_cache[orth] = value
         return value
+
+    def _is_content_piece(self, vocab, word: str, start: int, end: int) -> bool:
+        """Whether ``word[start:end]`` has a letter or digit and is no stop word, also with the apostrophe
+        before it ("'d" in "PPV'd"), and ``word`` as a whole is no stop word ("n't")."""
+        piece = word[start:end]
+        if not any(ch.isalnum() for ch in piece):
+            return False
+        if not self.exclude_stop_words:
+            return True
+        candidates = {piece, word}
+        if start > 0 and word[start - 1] in _APOSTROPHES:
+            candidates.add(word[start - 1:end])
+        return not any(vocab[candidate].is_stop for candidate in candidates)
 
     def content_words(self, texts: Iterable[str], *, progress: bool = False) -> list[list[str]]:
         """The content words of each text, in order (for inspection and tests); ``progress`` as in
@@ -209,6 +249,25 @@ class ContentWordTagger:
         model = self.model if isinstance(self.model, str) else f"<{type(self.model).__name__} {self.model.lang}>"
         loaded = f", strategy_={self.strategy_!r}" if hasattr(self, "strategy_") else ""
         return f"ContentWordTagger(model={model!r}, content_pos={tuple(self.content_pos)}{loaded})"
+
+
+def _is_word_character(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] in _WORD_CATEGORIES or category == "Cf"
+
+
+def _word_pieces(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of word characters in ``text``."""
+    pieces, start = [], None
+    for i, ch in enumerate(text):
+        if _is_word_character(ch):
+            start = i if start is None else start
+        elif start is not None:
+            pieces.append((start, i))
+            start = None
+    if start is not None:
+        pieces.append((start, len(text)))
+    return pieces
 
 
 def _check_text(text) -> str:

@@ -156,3 +156,30 @@ def test_progress_bar_can_be_hidden_without_changing_the_global_setting(wordpiec
     assert "Tagging content words" in capsys.readouterr().err
     assert lexical_tagger.content_words(["a tiger eats"], progress=True) == [["tiger", "eats"]]
     assert "Tagging content words" in capsys.readouterr().err
+
+
+def test_punctuation_glued_between_words_is_never_content(lexical_tagger, corpus):
+    """Real reviews glue words with punctuation ("responded!Their"); a byte-level BPE splits the punctuation into
+    tokens of its own, and none of them may be flagged as content."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    texts = ["Support responded!Their engineers took weeks,(many calls) to fix it.",
+             "Bought it on 8/15/06, it runs 24/7: see http://example.com for the manual."]
+    bpe = ByteLevelBPETokenizer(add_prefix_space=True)
+    bpe.train_from_iterator(texts * 5 + corpus, vocab_size=400, special_tokens=["<s>", "</s>", "<pad>", "<mask>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
+                                        pad_token="<pad>", mask_token="<mask>")
+    ds = add_content_word_mask(Dataset.from_dict({"text": texts}), tokenizer, lexical_tagger, keep_offsets=True,
+                               progress=False)
+    for text, row, want in zip(texts, ds, lexical_tagger.content_words(texts), strict=True):
+        flagged = [text[start:end].strip() for (start, end), flag in
+                   zip(row["offset_mapping"], row["content_word_mask"], strict=True) if flag]
+        assert flagged and all(piece.isalnum() for piece in flagged), flagged
+        assert not {"Their", "many", "!", ",(", "/", "://", ":"} & set(flagged)
+        pieces: dict[int, list[tuple[int, int]]] = {}
+        for (start, end), flag, word in zip(row["offset_mapping"], row["content_word_mask"], row["word_ids"],
+                                            strict=True):
+            if flag:
+                pieces.setdefault(word, []).append((start, end))
+        assert [text[min(s for s, _ in p):max(e for _, e in p)].strip() for p in pieces.values()] == want

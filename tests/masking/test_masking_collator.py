@@ -216,8 +216,9 @@ def test_one_default_budget_and_probability_checks(wordpiece_tokenizer):
     assert DataCollatorForContentMasking(wordpiece_tokenizer).budget == "matched"
     assert mlm_collator(wordpiece_tokenizer, "content").budget == "matched"
     for bad in (0.0, -0.1, 1.5, float("nan"), None, "0.15"):
-        with pytest.raises(ValueError, match=r"mlm_probability must be a number in \(0, 1\]"):
-            DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=bad)
+        for budget in ("matched", "content"):  # nan used to mask 80% of tokens ("matched") or none ("content")
+            with pytest.raises(ValueError, match=r"mlm_probability must be a number in \(0, 1\]"):
+                DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=bad, budget=budget)
         for masking in ("random", "content"):
             with pytest.raises(ValueError, match="mlm_probability"):
                 mlm_collator(wordpiece_tokenizer, masking, bad)

@@ -93,3 +93,27 @@ def test_word_spans_are_sorted_offsets_without_whitespace(lexical_tagger):
 def test_non_strings_get_a_clear_error(lexical_tagger):
     with pytest.raises(TypeError, match="expects strings.*NoneType"):
         list(lexical_tagger.word_spans(["fine", None]))
+
+
+GLUED = ["Support responded!Their engineers took weeks,(many calls) to fix it.",
+         "Bought it on 8/15/06, it runs 24/7: see http://example.com for the manual."]
+
+
+def test_content_words_stop_at_punctuation_inside_a_spacy_token(lexical_tagger):
+    """spaCy keeps "responded!Their", "weeks,(many", "8/15/06", "24/7" and "http://example.com" as single tokens;
+    each run of letters and digits in them is a word of its own, checked on its own ("Their", "many": stop words)."""
+    assert lexical_tagger.content_words(GLUED) == [
+        ["Support", "responded", "engineers", "took", "weeks", "calls", "fix"],
+        ["Bought", "8", "15", "06", "runs", "24", "7", "http", "example", "com", "manual"],
+    ]
+    for text, spans in zip(GLUED, lexical_tagger.word_spans(GLUED), strict=True):
+        covered = "".join(text[start:end] for start, end, is_content in spans if is_content)
+        assert covered.isalnum()  # no punctuation inside any content word's span
+    # contractions glued by punctuation are split as spaCy splits them, so their stop words stay function words
+    assert lexical_tagger.content_words(["Combs)don't care, PPV'd it,/>I've so-bad-it's-funny"]) == \
+        [["Combs", "care", "PPV", "bad", "funny"]]
+
+
+def test_marks_belong_to_the_word(lexical_tagger):
+    # Devanagari vowel signs and viramas are marks, not punctuation: the word keeps them
+    assert lexical_tagger.content_words(["हिन्दी भाषा"]) == [["हिन्दी", "भाषा"]]
