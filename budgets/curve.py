@@ -18,9 +18,10 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from greennlp._files import exclusive_folder, save_figure
+from greennlp._files import exclusive_folder, remove_stale_temporaries, save_figure
 from greennlp._results import ResultsTable
 from greennlp.datamaps import DataMap
+from greennlp.datamaps.regions import no_regions_message
 from greennlp.encoders import accuracy, fine_tune
 from greennlp.encoders.models import seeded_rng
 from greennlp.filters import select_by_region, select_random
@@ -171,6 +172,10 @@ class BudgetCurve:
                 if self.data_map is None:
                     raise ValueError(f"Strategy {strategy!r} selects a data-map region: pass data_map=DataMap.load(...) "
                                      "recorded on this train_dataset, or use 'random' or a selector callable.")
+                reason = no_regions_message(self.data_map.table)
+                if reason is not None:  # refuse before any run trains, not when this strategy's turn comes
+                    raise ValueError(f"Strategy {strategy!r} selects a data-map region, but this map has no regions: "
+                                     f"{reason}.")
                 selectors[name] = functools.partial(_select_region, data_map=self.data_map,
                                                     region=REGION_STRATEGIES[strategy])
             else:
@@ -228,6 +233,7 @@ class BudgetCurve:
         selectors = self.selectors()
         self._check()
         with exclusive_folder(self.output_dir, owner="BudgetCurve"):
+            remove_stale_temporaries(self.output_dir)  # left by a killed run; this process alone writes here now
             table = self._table()
             done = table.done()
             todo = [run for run in planned if run not in done]

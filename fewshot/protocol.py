@@ -19,7 +19,7 @@ from datasets import Dataset
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from greennlp._files import exclusive_folder, save_figure, write_parquet
+from greennlp._files import exclusive_folder, remove_stale_temporaries, save_figure, write_parquet
 from greennlp._results import ResultsTable
 from greennlp.budgets import flop_counter
 
@@ -70,6 +70,10 @@ def run_benchmark(
     seeds, another K) trains only what is missing; ``resume=False`` starts the table afresh. With an
     ``output_dir`` the returned table is the whole of ``runs.parquet``.
 
+    The evaluation labels must be the training set's integer class ids (the predictions are): string labels,
+    missing labels or ids that no training example has are refused with a ``ValueError`` before any training,
+    where they would otherwise score an accuracy of 0.0.
+
     Examples
     --------
     >>> runs = run_benchmark({"probe": LinearProbe(name), "setfit": ContrastiveClassifier(name)}, train,
@@ -88,10 +92,11 @@ def run_benchmark(
     if missing:
         raise ValueError(f"eval_dataset has no column(s) {missing}; it has {eval_dataset.column_names}.")
     eval_texts = list(eval_dataset[text_column])
-    eval_labels = np.asarray(eval_dataset[label_column])
+    eval_labels = _eval_labels(dataset, eval_dataset, label_column)
     with exclusive_folder(output_dir, WRITER) if output_dir is not None else contextlib.nullcontext():
         table = None
         if output_dir is not None:
+            remove_stale_temporaries(output_dir)  # left by a killed benchmark; this process alone writes here now
             table = ResultsTable(Path(output_dir) / RUNS_FILE, key=RUN_KEY, writer=WRITER, required=RUN_COLUMNS)
             if not resume:
                 table.replace(_table([]))
@@ -151,6 +156,31 @@ def _shared_columns(methods: Mapping[str, FewShotClassifier]) -> tuple[str, str]
         raise ValueError(f"The methods read different (text_column, label_column) pairs {sorted(columns)}; the "
                          "benchmark samples and evaluates one dataset, so give every method the same columns.")
     return columns.pop()
+
+
+def _eval_labels(dataset: Dataset, eval_dataset: Dataset, label_column: str) -> np.ndarray:
+    """The evaluation labels, refused unless they are integer class ids among the training set's: predictions
+    are training ids, so string labels (or ids of another mapping) would score 0.0 without a word."""
+    if len(eval_dataset) == 0:
+        raise ValueError("eval_dataset is empty: the protocol reports accuracy on a held-out set with examples.")
+    labels = list(eval_dataset[label_column])
+    values = np.asarray(labels)
+    if values.dtype.kind not in "iu":
+        found = sorted({repr(v) for v in labels if not isinstance(v, (int, np.integer)) or isinstance(v, bool)})
+        raise ValueError(
+            f"eval_dataset's column {label_column!r} must hold integer class ids, as the training set and the "
+            f"predictions do; found {', '.join(found[:3])} ({values.dtype} values). Encode them with the training "
+            f"set's ids, e.g. eval_dataset.cast_column({label_column!r}, dataset.features[{label_column!r}]) when "
+            f"the training labels are a ClassLabel, or eval_dataset.map(...) with the same mapping; rows without a "
+            f"label: eval_dataset.filter(...).")
+    if label_column in dataset.column_names:
+        train_classes = {label for label in dataset.unique(label_column) if isinstance(label, (int, np.integer))}
+        unknown = sorted(set(values.tolist()) - train_classes)
+        if train_classes and unknown:
+            raise ValueError(
+                f"eval_dataset's column {label_column!r} has labels {unknown[:5]} that no training example has "
+                f"(training labels: {sorted(train_classes)[:10]}): both sets must use the same class ids.")
+    return values
 
 
 def _fresh(method: FewShotClassifier, seed: int) -> FewShotClassifier:

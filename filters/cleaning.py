@@ -81,9 +81,33 @@ def drop_reasons(text: str | None, rules: Sequence[QualityRule] | None = None, *
     return ",".join(failed)
 
 
-def _annotate_batch(batch: dict, text_column: str, rules: list[QualityRule], reason_column: str,
-                    all_reasons: bool) -> dict:
-    return {reason_column: [drop_reasons(text, rules, all_reasons=all_reasons) for text in batch[text_column]]}
+def _annotate_batch(batch: dict, indices: list[int], text_column: str, rules: list[QualityRule],
+                    reason_column: str, all_reasons: bool) -> dict:
+    texts = batch[text_column]
+    for text, row in zip(texts, indices, strict=True):
+        if text is not None and not isinstance(text, str):  # a missing text (None) is an empty document
+            raise TypeError(f"annotate_quality(): row {row} of column {text_column!r} holds a {type(text).__name__}, "
+                            f"not a string: {text!r:.80}. {_text_fix(type(text).__name__, text_column)}")
+    return {reason_column: [drop_reasons(text, rules, all_reasons=all_reasons) for text in texts]}
+
+
+def _text_fix(kind: str, text_column: str) -> str:
+    if kind in ("bytes", "binary", "large_binary"):
+        return (f"Decode it first: dataset.map(lambda row: {{{text_column!r}: row[{text_column!r}].decode('utf-8')}}), "
+                "or pass text_column= naming the column that holds the documents as text.")
+    return "Pass text_column= naming the column that holds the documents as text."
+
+
+def _check_text_feature(dataset, text_column: str) -> None:
+    """Refuse a text column whose declared type is not text (bytes, numbers), naming the column and the fix."""
+    feature = (getattr(dataset, "features", None) or {}).get(text_column)
+    if feature is None:  # an IterableDataset without declared features: each batch is checked instead
+        return
+    dtype = getattr(feature, "dtype", None)
+    if dtype not in ("string", "large_string", "null"):  # "null": every text missing, i.e. empty documents
+        kind = dtype or type(feature).__name__
+        raise TypeError(f"annotate_quality(): column {text_column!r} holds {kind} values, not text "
+                        f"(features: {feature}). {_text_fix(kind, text_column)}")
 
 
 def _check_dataset(dataset, text_column: str, num_proc: int | None) -> None:
@@ -133,6 +157,12 @@ def annotate_quality(
     Dataset or IterableDataset
         The same type as the input, with ``reason_column`` added.
 
+    Raises
+    ------
+    TypeError
+        When ``text_column`` holds bytes, numbers or anything else that is not text (a missing text, ``None``,
+        is an empty document); the message names the column, the row when known, and the fix.
+
     Examples
     --------
     >>> from datasets import Dataset
@@ -143,11 +173,12 @@ def annotate_quality(
     """
     rules = default_rules() if rules is None else check_rules(rules)
     _check_dataset(dataset, text_column, num_proc)
+    _check_text_feature(dataset, text_column)
     columns = dataset.column_names
     if columns is not None and reason_column in columns:
         raise ValueError(f"the dataset already has a {reason_column!r} column; remove it or pass another "
                          "reason_column=.")
-    kwargs = dict(batched=True, batch_size=batch_size,
+    kwargs = dict(batched=True, batch_size=batch_size, with_indices=True,
                   fn_kwargs=dict(text_column=text_column, rules=rules, reason_column=reason_column,
                                  all_reasons=all_reasons))
     if isinstance(dataset, Dataset):

@@ -40,6 +40,9 @@ class DocumentStats:
     """
 
     def __init__(self, text: str | None):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"quality rules take text (a str, or None for a missing document); got a "
+                            f"{type(text).__name__}: {text!r:.80}. Decode bytes first (text.decode('utf-8')).")
         self.text = text or ""
 
     @cached_property

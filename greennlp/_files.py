@@ -17,8 +17,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-__all__ = ["FolderInUseError", "atomic_write", "exclusive_folder", "save_figure", "write_json", "write_parquet",
-           "write_text"]
+__all__ = ["FolderInUseError", "atomic_write", "exclusive_folder", "remove_stale_temporaries", "save_figure",
+           "write_json", "write_parquet", "write_text"]
 
 LOCK_FILE = ".greennlp.lock"
 
@@ -41,14 +41,53 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     return path
 
 
+# The name of the temporary file atomic_write writes ``<name>`` through: ".<name>.<8 random chars><suffix>", the
+# random part as tempfile.mkstemp draws it and the suffix that of <name>.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}(?P<suffix>(?:\.[^.]*)?)")
+
+
+def _temporary_target(name: str) -> str | None:
+    """The target whose temporary file ``name`` is, or None when ``name`` is no atomic_write temporary."""
+    match = _TEMPORARY.fullmatch(name)
+    if match is None or name == LOCK_FILE or Path(match["name"]).suffix != match["suffix"]:
+        return None
+    return match["name"]
+
+
 def _remove_temporaries(path: Path) -> None:
     """Delete temporary files that an earlier, killed write of ``path`` left behind (one writer per folder makes
     any such file stale by the time the next write of the same target starts)."""
-    pattern = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(path.suffix) + "$")
     with os.scandir(path.parent) as entries:
         for entry in entries:
-            if pattern.match(entry.name) and entry.is_file(follow_symlinks=False):
+            if _temporary_target(entry.name) == path.name and entry.is_file(follow_symlinks=False):
                 Path(entry.path).unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+    """Delete every temporary file that killed :func:`atomic_write` calls left in ``folder`` (and, with
+    ``recursive``, in its subfolders): hidden files named ``.<name>.<8 random characters><suffix of name>``.
+    Returns what was removed, sorted.
+
+    Call it while this process alone writes the folder (inside :func:`exclusive_folder`, e.g. when a writer starts
+    or starts afresh with ``overwrite=True``): a temporary file of a live writer in another process would go too.
+    Nothing else is touched: lock files, the user's hidden files and the finished files stay.
+    """
+    removed = []
+    folders = [Path(folder)]
+    while folders:
+        current = folders.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    folders.append(Path(entry.path))
+            elif _temporary_target(entry.name) is not None and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+    return sorted(removed)
 
 
 class FolderInUseError(RuntimeError):

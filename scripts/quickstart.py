@@ -54,7 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs/quickstart")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error(f"--epochs {args.epochs:g}: a data map needs at least 2 epochs (each example observed twice) "
+                     "to measure variability; pass --epochs 2 or more.")
+    return args
 
 
 def build_tokenizer(model_name: str, train_texts):

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,8 +71,11 @@ def test_runs_records_and_resumes_without_recomputation(task, tiny_tokenizer, tm
     def must_not_train():
         raise AssertionError("a finished run was trained again")
 
+    stale = tmp_path / ".budget_curve.parquet.k1ll3d_x.parquet"  # what a run killed mid-write leaves
+    stale.write_bytes(b"PAR1 half a table")
     again = make_curve(task, tiny_tokenizer, tmp_path, must_not_train).run()
     pd.testing.assert_frame_equal(again, results)
+    assert not stale.exists()
 
     # a larger plan trains only the new runs
     calls.clear()
@@ -153,3 +160,42 @@ def test_one_writer_per_output_folder(task, tiny_tokenizer, tmp_path):
         # the lock is per open file description, so a second acquisition fails within one process too
         with pytest.raises(FolderInUseError, match="BudgetCurve: another process is writing"):
             make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"]).run()
+
+
+HOLD_FOLDER = """
+import sys
+from greennlp._files import exclusive_folder
+
+with exclusive_folder(sys.argv[1], "another BudgetCurve"):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_second_process_on_the_output_folder_fails_at_once(task, tiny_tokenizer, tmp_path):
+    """Two BudgetCurve processes on one output_dir used to both finish, the table keeping one of their rows."""
+    def model_init():
+        raise AssertionError("must not train while another process writes the folder")
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FOLDER, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        start = time.perf_counter()
+        with pytest.raises(FolderInUseError, match="BudgetCurve: another process is writing into"):
+            make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"]).run()
+        assert time.perf_counter() - start < 10  # at once, not after waiting for the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "budget_curve.parquet").exists()
+
+
+def test_region_strategies_on_a_one_epoch_map_are_refused_before_training(tmp_path):
+    train = Dataset.from_dict({"text": ["a", "b", "c", "d"], "label": [0, 1, 0, 1]})
+    one_epoch = DataMap.from_logits(np.zeros((4, 1, 2), dtype=np.float32), [0, 1, 0, 1])
+    curve = BudgetCurve(lambda: None, train, {"dev": train}, tmp_path, tokenizer=None, strategies=["random", "ambiguous"],
+                        fractions=[0.5], data_map=one_epoch)
+    with pytest.raises(ValueError, match="no regions.*at least 2 observations"):
+        curve.run()
+    assert not (tmp_path / "budget_curve.parquet").exists()

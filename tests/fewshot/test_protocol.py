@@ -75,12 +75,15 @@ def test_resume_runs_only_what_is_missing(tiny_bert_path, tiny_train, tiny_test,
     methods = {"probe": LinearProbe(tiny_bert_path)}
     first = run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0], eval_dataset=tiny_test,
                           output_dir=tmp_path, dataset_name="toy", count_flops=False)
+    stale = tmp_path / ".merged.parquet.k1ll3d_x.parquet"  # what a write killed mid-way leaves
+    stale.write_bytes(b"PAR1 half a table")
     calls = []
     original = protocol._one_run
     monkeypatch.setattr(protocol, "_one_run", lambda *args: calls.append(args[2]) or original(*args))
     grown = run_benchmark(methods, tiny_train, k_values=(2,), seeds=[0, 1], eval_dataset=tiny_test,
                           output_dir=tmp_path, dataset_name="toy", count_flops=False)
     assert calls == [1]  # seed 0 came from runs.parquet
+    assert not stale.exists()
     assert grown["seed"].tolist() == [0, 1] and grown.iloc[0]["accuracy"] == first.iloc[0]["accuracy"]
     assert len(pd.read_parquet(tmp_path / "runs.parquet")) == 2
     calls.clear()
@@ -113,3 +116,18 @@ def test_plot_is_a_figure_outside_pyplot():
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     if "matplotlib.pyplot" in sys.modules:  # nothing registered with pyplot, so nothing to close
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+def test_eval_labels_must_be_the_training_sets_class_ids(tiny_bert_path, tiny_train, tiny_test):
+    """Integer training labels and string evaluation labels used to report accuracy 0.0 without a word."""
+    methods = {"probe": LinearProbe(tiny_bert_path)}
+    kwargs = dict(k_values=(2,), seeds=1, count_flops=False, progress=False)
+    words = tiny_test.map(lambda row: {"label": "pos" if row["label"] else "neg"})
+    with pytest.raises(ValueError, match=r"eval_dataset's column 'label' must hold integer class ids.*'neg', 'pos'"
+                                         r".*cast_column\('label', dataset.features\['label'\]\)"):
+        run_benchmark(methods, tiny_train, eval_dataset=words, **kwargs)
+    shifted = tiny_test.map(lambda row: {"label": row["label"] + 1})
+    with pytest.raises(ValueError, match=r"labels \[2\] that no training example has \(training labels: \[0, 1\]\)"):
+        run_benchmark(methods, tiny_train, eval_dataset=shifted, **kwargs)
+    with pytest.raises(ValueError, match="eval_dataset is empty"):
+        run_benchmark(methods, tiny_train, eval_dataset=tiny_test.select([]), **kwargs)
