@@ -300,6 +300,23 @@ class DataMap:
             raise ValueError(f"Cannot rank by variability: {reason}.")
         return self.table[column].where(has_variability(self.table))  # NaN: observed once, variability undefined
 
+    def label_errors(self, *, by: str = "aum", count: int | None = None, seed: int = 0) -> pd.DataFrame:
+        """Examples ranked most likely mislabelled first: lowest AUM (``by="aum"``) or lowest confidence in the
+        gold label (``by="confidence"``). See :func:`datamaps.label_errors.rank_label_errors`.
+
+        Returns a DataFrame indexed by example id, in rank order, with ``rank``, ``score`` and the example's
+        ``gold``, ``confidence``, ``aum``, ``correctness`` and ``region``; ``count`` keeps the first ones (e.g. the
+        expected number of errors). Unlike confident learning it needs no cross-validation: one training run.
+
+        Examples
+        --------
+        >>> suspects = data_map.label_errors(count=100)  # doctest: +SKIP
+        >>> dataset.select(data_map.dataset_rows(dataset)[suspects.index])  # doctest: +SKIP
+        """
+        from .label_errors import rank_label_errors
+
+        return rank_label_errors(self.table, by=by, count=count, seed=seed)
+
     def dataset_rows(self, dataset, *, id_column: str | None = None) -> pd.Series:
         """The row of ``dataset`` that holds each example of the map, as a Series indexed like ``table``.
 
@@ -328,6 +345,24 @@ class DataMap:
         from .plot import plot_data_map
 
         return plot_data_map(self, path, **kwargs)
+
+    def plot_interactive(self, path: str | os.PathLike, *, texts=None, text_column: str = "text",
+                         label_names=None, title: str | None = None, max_points: int | None = None, seed: int = 0):
+        """Write the map as one self-contained HTML file (plotly.js embedded: opens offline); returns the plotly
+        ``Figure``. Needs ``pip install 'greennlp[interactive]'``.
+
+        Hovering a point shows its id, gold label, metrics and, given ``texts`` (a list in table order, a Series
+        indexed by id, or the dataset the map was recorded on with its ``text_column``), its text. The regions
+        are shaded and a menu shows one region at a time. Details: :func:`datamaps.interactive.write_interactive_map`.
+
+        Examples
+        --------
+        >>> data_map.plot_interactive("map.html", texts=dataset, label_names=["negative", "positive"])  # doctest: +SKIP
+        """
+        from .interactive import write_interactive_map
+
+        return write_interactive_map(self, path, texts=texts, text_column=text_column, label_names=label_names,
+                                     title=title, max_points=max_points, seed=seed)
 
     def __len__(self) -> int:
         return len(self.table)

@@ -1,14 +1,19 @@
 """Draw a data map as in Swayamdipta et al. (2020): variability (x) vs confidence (y), coloured by
-correctness, with region labels and histograms of the three metrics. Hexbin density for large maps."""
+correctness, with the regions shaded and named in a legend below the plot (never on top of points) and histograms
+of the three metrics. Hexbin density for large maps."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from greennlp._files import save_figure
+
+from .regions import EASY_CONFIDENCE, has_variability
 
 DENSITY_THRESHOLD = 50_000
 _FORMATS = {".png", ".svg", ".pdf"}
@@ -46,7 +51,7 @@ def plot_data_map(data_map, path: str | os.PathLike | None = None, title: str | 
     axis.set_ylabel("confidence")
     axis.set_ylim(-0.02, 1.02)
     axis.set_xlim(left=0)
-    _label_regions(axis, table)
+    _shade_regions(axis, table)
     epochs = data_map.metadata.get("epochs_used")
     axis.set_title(title or f"Data map: {len(table):,} examples" + (f", {len(epochs)} epochs" if epochs else ""))
 
@@ -61,9 +66,37 @@ def plot_data_map(data_map, path: str | os.PathLike | None = None, title: str | 
     return figure
 
 
-def _label_regions(axis, table) -> None:
-    box = dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.8)
-    right = float(table["variability"].max() or 0.5)
-    axis.annotate("easy-to-learn", xy=(0.02 * right, 0.93), fontsize=11, bbox=box)
-    axis.annotate("hard-to-learn", xy=(0.02 * right, 0.05), fontsize=11, bbox=box)
-    axis.annotate("ambiguous", xy=(0.75 * right, 0.5), fontsize=11, bbox=box)
+#: Region -> colour of its shaded area (pale, under the points).
+REGION_COLOURS = {"easy-to-learn": "tab:green", "hard-to-learn": "tab:red", "ambiguous": "tab:purple"}
+
+
+def region_boundaries(table: pd.DataFrame) -> tuple[float, float] | None:
+    """``(variability, confidence)`` where the regions meet: the least variability of an ambiguous example, and
+    the confidence that splits the others into easy- and hard-to-learn; ``None`` when the map has no regions.
+
+    Regions are ranks (the most variable third is ambiguous), so examples tied at the variability boundary may
+    fall on either side of it; the ``region`` column of the table is the authority.
+    """
+    ambiguous = (table["region"] == "ambiguous").to_numpy() & has_variability(table)
+    if not ambiguous.any():
+        return None
+    return float(table["variability"].to_numpy(dtype=float)[ambiguous].min()), EASY_CONFIDENCE
+
+
+def _shade_regions(axis, table) -> None:
+    """Shade each region's area under the points and name the regions in a legend below the axes: labels inside
+    the plot would hide the lowest-confidence points, the likely label errors."""
+    boundaries = region_boundaries(table)
+    if boundaries is None:
+        return
+    variability, confidence = boundaries
+    right = max(float(table["variability"].max()) * 1.05, variability * 1.05, 1e-6)
+    axis.set_xlim(0, right)
+    areas = {"easy-to-learn": ((0, variability), (confidence, 1.02)),
+             "hard-to-learn": ((0, variability), (-0.02, confidence)),
+             "ambiguous": ((variability, right), (-0.02, 1.02))}
+    for region, ((x0, x1), (y0, y1)) in areas.items():
+        axis.fill_between([x0, x1], y0, y1, color=REGION_COLOURS[region], alpha=0.08, linewidth=0, zorder=0)
+    handles = [Patch(facecolor=REGION_COLOURS[region], alpha=0.25, label=region) for region in areas]
+    axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, frameon=False,
+                title=f"regions (ambiguous: variability ≥ {variability:.3f})", fontsize=10, title_fontsize=10)

@@ -1,0 +1,141 @@
+"""Label errors on SST-2 with injected flips: the data map of one training run against cleanlab's confident
+learning on 5-fold out-of-sample probabilities from the same recipe (5 trainings). Precision and recall at the true
+noise rate, and each method's price tag (training FLOPs, wall time).
+
+    python scripts/label_errors_sst2.py --model tiny --train-size 2000 --epochs 2 --seeds 0 --output-dir runs/le
+
+cleanlab is a benchmark dependency: pip install 'greennlp[bench]'.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from greennlp.budgets import BudgetCallback
+from greennlp.datamaps import DataMap, DataMapCallback
+from greennlp.encoders import (
+    MINIATURE_SIZES,
+    fine_tune,
+    load_benchmark,
+    load_encoder,
+    load_tokenizer,
+    tokenize_dataset,
+    train_wordpiece_tokenizer,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="hub id / path of a pretrained encoder, or a miniature size")
+    parser.add_argument("--data", default=None, help="folder holding sst2/ (default: $GREENNLP_DATA_DIR, else the hub)")
+    parser.add_argument("--train-size", type=int, default=2000)
+    parser.add_argument("--noise", type=float, default=0.1, help="share of training labels flipped")
+    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for cleanlab")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--output-dir", required=True)
+    args = parser.parse_args()
+    try:
+        from cleanlab.filter import find_label_issues
+    except ImportError:
+        parser.error("cleanlab is needed for the comparison: pip install 'greennlp[bench]'")
+
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    scratch = args.model in MINIATURE_SIZES
+    records = []
+    for seed in args.seeds:
+        clean = load_benchmark("sst2", "train", args.data, limit=args.train_size, seed=seed)
+        train, flipped = flip_labels(clean, args.noise, seed=seed)
+        tokenizer = (train_wordpiece_tokenizer(train["text"], vocab_size=8000) if scratch
+                     else load_tokenizer(args.model))
+        recipe = dict(epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size, seed=seed)
+
+        def new_model(seed=seed, tokenizer=tokenizer):
+            return load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=seed)
+
+        # Data map: one training run on all (noisy) labels.
+        map_dir = output / f"map-seed{seed}"
+        budget = BudgetCallback(save=False)
+        started = time.perf_counter()
+        fine_tune(new_model(), tokenizer, train, callbacks=[DataMapCallback(map_dir, id_column="id", overwrite=True),
+                                                           budget], keep_columns=("id",), **recipe)
+        map_seconds = time.perf_counter() - started
+        data_map = DataMap.load(map_dir)
+        for by in ("aum", "confidence"):
+            suspects = data_map.label_errors(by=by, count=len(flipped))
+            records.append({"seed": seed, "method": f"data map ({by})", "trainings": 1,
+                            **scores(suspects.index, flipped), "flagged": len(suspects),
+                            "train_flops": budget.price_tag_.train_flops, "wall_seconds": round(map_seconds, 1)})
+            print(records[-1], flush=True)
+
+        # Confident learning: out-of-sample probabilities from k trainings of the same recipe.
+        labels = np.asarray(train["label"])
+        probabilities = np.zeros((len(train), 2))
+        fold_of = np.random.default_rng(seed).permutation(len(train)) % args.folds
+        flops, started = 0.0, time.perf_counter()
+        for fold in range(args.folds):
+            held_out = np.flatnonzero(fold_of == fold)
+            budget = BudgetCallback(save=False)
+            trainer = fine_tune(new_model(), tokenizer, train.select(np.flatnonzero(fold_of != fold)),
+                                callbacks=[budget], **recipe)
+            flops += budget.price_tag_.train_flops
+            logits = trainer.predict(tokenize_dataset(train.select(held_out), tokenizer)).predictions
+            probabilities[held_out] = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), -1).numpy()
+        cleanlab_seconds = time.perf_counter() - started
+        ranked = find_label_issues(labels, probabilities, return_indices_ranked_by="self_confidence")
+        ids = np.asarray(train["id"])
+        for name, chosen in (("cleanlab (its own flags)", ranked), ("cleanlab (top k)", ranked[:len(flipped)])):
+            records.append({"seed": seed, "method": name, "trainings": args.folds, **scores(ids[chosen], flipped),
+                            "flagged": len(chosen), "train_flops": flops, "wall_seconds": round(cleanlab_seconds, 1)})
+            print(records[-1], flush=True)
+        with open(output / "results.jsonl", "a", encoding="utf-8") as handle:
+            for record in records[-4:]:
+                handle.write(json.dumps(record) + "\n")
+
+    frame = pd.DataFrame(records)
+    summary = frame.groupby("method", sort=False)[["precision", "recall", "flagged", "train_flops",
+                                                   "wall_seconds"]].agg(["mean", "std"])
+    print(f"\nSST-2, {args.train_size:,} examples, {args.noise:.0%} flipped, model {args.model}, "
+          f"{args.epochs:g} epochs, seeds {args.seeds} (mean ± std; k = number of flipped labels)\n")
+    print("| method | trainings | precision | recall | flagged | training FLOPs | wall s |")
+    print("|---|---|---|---|---|---|---|")
+    for method, row in summary.iterrows():
+        trainings = int(frame.loc[frame["method"] == method, "trainings"].iloc[0])
+        print(f"| {method} | {trainings} | {fmt(row, 'precision')} | {fmt(row, 'recall')} | "
+              f"{row[('flagged', 'mean')]:.0f} | {row[('train_flops', 'mean')]:.3g} | "
+              f"{row[('wall_seconds', 'mean')]:.0f} |")
+
+
+def flip_labels(dataset, noise: float, *, seed: int):
+    """Flip the labels of a seeded ``noise`` share of a binary dataset; add an ``id`` column. Returns the noisy
+    dataset and the set of flipped ids."""
+    rng = np.random.default_rng(seed)
+    flipped_rows = rng.permutation(len(dataset))[: int(round(noise * len(dataset)))]
+    labels = np.asarray(dataset["label"]).copy()
+    labels[flipped_rows] = 1 - labels[flipped_rows]
+    ids = [f"sst2-{i:06d}" for i in range(len(dataset))]
+    noisy = dataset.remove_columns("label").add_column("label", labels.tolist()).add_column("id", ids)
+    return noisy, {ids[i] for i in flipped_rows}
+
+
+def scores(chosen, flipped: set) -> dict:
+    found = len(flipped & set(chosen))
+    return {"precision": found / max(len(chosen), 1), "recall": found / max(len(flipped), 1)}
+
+
+def fmt(row, column: str) -> str:
+    std = row[(column, "std")]
+    return f"{row[(column, 'mean')]:.3f}" + ("" if np.isnan(std) else f" ± {std:.3f}")
+
+
+if __name__ == "__main__":
+    main()
