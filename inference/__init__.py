@@ -1,0 +1,34 @@
+"""Efficient inference: early exit with calibrated confidence, its speed/accuracy curve and FLOP counts,
+distillation into smaller students and dropping layers."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greennlp._lazy import attach
+
+_EXPORTS = {
+    "DistillationTrainer": ".distillation",
+    "EarlyExitClassifier": ".early_exit",
+    "distillation_loss": ".distillation",
+    "early_exit_flops": ".flops",
+    "exit_curve": ".curve",
+    "fit_temperature": ".early_exit",
+    "keep_layers": ".pruning",
+}
+__all__ = [
+    "DistillationTrainer",
+    "EarlyExitClassifier",
+    "distillation_loss",
+    "early_exit_flops",
+    "exit_curve",
+    "fit_temperature",
+    "keep_layers",
+]
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .curve import exit_curve
+    from .distillation import DistillationTrainer, distillation_loss
+    from .early_exit import EarlyExitClassifier, fit_temperature
+    from .flops import early_exit_flops
+    from .pruning import keep_layers

@@ -1,0 +1,340 @@
+"""Early exit for BERT encoders (Schwartz et al. 2020, "The Right Tool for the Job"): a classifier after several
+layers, one temperature per exit, and batched inference where each example leaves at the first exit whose
+calibrated confidence passes a threshold."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from datasets import Dataset
+from torch import nn
+from transformers import BertConfig, BertModel, BertPreTrainedModel, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from greennlp.encoders import PaddingCollator, load_encoder
+
+from .flops import early_exit_flops
+
+
+@dataclass
+class EarlyExitOutput(SequenceClassifierOutput):
+    """``loss`` is the mean cross-entropy of all exits, ``logits`` those of the last exit; ``exit_logits`` holds
+    every exit's logits, first exit first."""
+
+    exit_logits: tuple[torch.Tensor, ...] | None = None
+
+
+class ExitHead(nn.Module):
+    """A classifier on the [CLS] vector: BERT's pooler (dense + tanh), dropout, a linear layer."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        pooled = torch.tanh(self.dense(hidden_states[:, 0]))
+        return self.classifier(self.dropout(pooled))
+
+
+class EarlyExitClassifier(BertPreTrainedModel):
+    """A BERT encoder with a classifier after each layer of ``config.exit_layers`` (1-based layer numbers; every
+    layer by default), trained on the mean cross-entropy of all exits.
+
+    It is a ``transformers`` model: it trains with a plain ``Trainer``, saves with ``save_pretrained`` and its
+    output's ``logits`` are the last exit's, so ``DataMapCallback`` maps the full model. After training,
+    :meth:`calibrate` fits one temperature per exit on held-out data and :meth:`predict` runs batched early-exit
+    inference. Works with every BERT-architecture encoder: the miniature sizes, all-MiniLM-L6-v2, bert-base.
+
+    Parameters
+    ----------
+    config:
+        A ``BertConfig``; ``config.exit_layers`` (a sorted list of 1-based layer numbers, the last layer
+        included) says where the classifiers sit, ``None`` meaning after every layer.
+
+    Attributes
+    ----------
+    temperatures:
+        One temperature per exit (a buffer, saved with the model): 1 until :meth:`calibrate` fits them.
+
+    Examples
+    --------
+    >>> from transformers import Trainer
+    >>> from greennlp.inference import EarlyExitClassifier
+    >>> model = EarlyExitClassifier.from_pretrained("sentence-transformers/all-MiniLM-L6-v2", num_labels=2)  # doctest: +SKIP
+    >>> Trainer(model=model, args=args, train_dataset=tokenized_train).train()  # doctest: +SKIP
+    >>> model.calibrate(tokenized_dev)  # doctest: +SKIP
+    >>> model.predict(tokenized_test, threshold=0.9)  # doctest: +SKIP
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        config.exit_layers = _check_exit_layers(getattr(config, "exit_layers", None), config.num_hidden_layers)
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.exits = nn.ModuleList(ExitHead(config) for _ in config.exit_layers)
+        self.register_buffer("temperatures", torch.ones(len(config.exit_layers)))
+        self.post_init()
+
+    # --- construction ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        *args,
+        num_labels: int | None = None,
+        exit_layers: Sequence[int] | None = None,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        seed: int | None = None,
+        **kwargs,
+    ) -> EarlyExitClassifier:
+        """Load a saved ``EarlyExitClassifier``, or wrap an encoder loaded with :func:`greennlp.encoders.load_encoder`.
+
+        Parameters
+        ----------
+        name_or_path:
+            A folder written by ``save_pretrained`` of this class, a hub id or path of a BERT checkpoint, or a
+            miniature size (``"tiny"``, ``"mini"``, ...; needs ``tokenizer``).
+        num_labels:
+            Number of classes (2 when ``None``) for a new model; ignored when loading a saved early-exit model.
+        exit_layers:
+            1-based layer numbers with a classifier after them; ``None`` puts one after every layer.
+        tokenizer:
+            For a miniature size: the vocabulary size comes from it.
+        seed:
+            Seed for the random initialisation (see ``load_encoder``).
+        """
+        path = str(name_or_path)
+        if os.path.isdir(path) and _is_early_exit_folder(path):
+            return super().from_pretrained(path, *args, **kwargs)
+        encoder = load_encoder(path, num_labels=2 if num_labels is None else num_labels, tokenizer=tokenizer,
+                               seed=seed, **kwargs)
+        return cls.from_encoder(encoder, exit_layers=exit_layers, seed=seed)
+
+    @classmethod
+    def from_encoder(
+        cls, model: PreTrainedModel, *, exit_layers: Sequence[int] | None = None, seed: int | None = None,
+    ) -> EarlyExitClassifier:
+        """Wrap a BERT model (``BertModel`` or ``BertForSequenceClassification``): its embeddings and layers are
+        copied, and every exit starts from its pooler and, where it has one, its classifier.
+
+        Raises ``ValueError`` for an encoder that is not BERT-architecture (no ``embeddings`` and
+        ``encoder.layer``)."""
+        base = getattr(model, "base_model", None)
+        if not isinstance(getattr(model, "config", None), BertConfig) or not hasattr(base, "embeddings") or not hasattr(base, "encoder"):
+            raise ValueError(
+                f"EarlyExitClassifier wraps BERT-architecture encoders (BertConfig, embeddings + encoder.layer); got "
+                f"{type(model).__name__} with {type(getattr(model, 'config', None)).__name__}."
+            )
+        config = BertConfig.from_dict(model.config.to_dict())
+        config._attn_implementation = model.config._attn_implementation
+        config.exit_layers = list(exit_layers) if exit_layers is not None else None
+        config.architectures = [cls.__name__]
+        torch_state = torch.random.get_rng_state()
+        if seed is not None:
+            torch.manual_seed(seed)
+        wrapped = cls(config)
+        if seed is not None:
+            torch.random.set_rng_state(torch_state)
+        wrapped.bert.load_state_dict(base.state_dict(), strict=False)
+        pooler = getattr(base, "pooler", None)
+        classifier = getattr(model, "classifier", None)
+        for head in wrapped.exits:
+            if pooler is not None:
+                head.dense.load_state_dict(pooler.dense.state_dict())
+            if isinstance(classifier, nn.Linear) and classifier.out_features == config.num_labels:
+                head.classifier.load_state_dict(classifier.state_dict())
+        return wrapped.to(next(model.parameters()).device, dtype=next(model.parameters()).dtype)
+
+    # --- the layer-by-layer forward pass shared by training and early-exit inference ------------------------------
+    def _layer(self, index: int, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask)
+        return self.bert.encoder.layer[index](hidden_states, mask)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> EarlyExitOutput:
+        """Run every layer and every exit; ``loss`` (with ``labels``) is the mean cross-entropy of the exits."""
+        hidden_states = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids,
+                                             position_ids=position_ids)
+        exit_at = {layer: position for position, layer in enumerate(self.config.exit_layers)}
+        exit_logits = []
+        for index in range(self.config.exit_layers[-1]):
+            hidden_states = self._layer(index, hidden_states, attention_mask)
+            if index + 1 in exit_at:
+                exit_logits.append(self.exits[exit_at[index + 1]](hidden_states))
+        loss = None
+        if labels is not None:
+            losses = [nn.functional.cross_entropy(logits.float(), labels.view(-1)) for logits in exit_logits]
+            loss = torch.stack(losses).mean()
+        return EarlyExitOutput(loss=loss, logits=exit_logits[-1], exit_logits=tuple(exit_logits))
+
+    # --- calibration and inference --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def exit_logits(self, dataset: Dataset, *, batch_size: int = 64) -> np.ndarray:
+        """Uncalibrated logits of every exit, ``(num_exits, len(dataset), num_labels)``, for a tokenized dataset."""
+        was_training = self.training
+        self.eval()
+        out = np.empty((len(self.exits), len(dataset), self.num_labels), dtype=np.float32)
+        for index, batch in self._batches(dataset, batch_size):
+            output = self(**batch)
+            out[:, index] = torch.stack(output.exit_logits).float().cpu().numpy()
+        self.train(was_training)
+        return out
+
+    def calibrate(self, dataset: Dataset, *, label_column: str = "labels", batch_size: int = 64) -> EarlyExitClassifier:
+        """Fit one temperature per exit on held-out tokenized data (minimum negative log-likelihood, LBFGS on the
+        log of the temperature so it stays positive); returns ``self`` with ``temperatures`` set.
+
+        ``dataset`` is tokenized like the training data (``input_ids``, ``attention_mask`` and ``labels``, e.g.
+        from ``encoders.tokenize_dataset``), and must not be the training data: calibrating on it would learn
+        the overconfidence it is meant to correct."""
+        labels = _labels_of(dataset, label_column)
+        logits = torch.from_numpy(self.exit_logits(dataset, batch_size=batch_size)).double()
+        targets = torch.from_numpy(labels).long()
+        fitted = [fit_temperature(exit_logits, targets) for exit_logits in logits]
+        self.temperatures.copy_(torch.tensor(fitted, dtype=self.temperatures.dtype))
+        return self
+
+    @torch.no_grad()
+    def predict(self, dataset: Dataset, *, threshold: float = 0.9, batch_size: int = 64) -> pd.DataFrame:
+        """Early-exit predictions for a tokenized dataset, one row per example in the dataset's order.
+
+        Each example leaves at the first exit whose calibrated confidence (the largest softmax probability of the
+        logits divided by that exit's temperature) is strictly greater than ``threshold``, or at the last exit.
+        Batches are length-sorted; after each exit the finished rows are dropped from the batch (and the padding
+        the rest no longer needs), so the next layer runs only for the examples still running.
+        ``threshold=0`` exits every example at the first exit; ``threshold >= 1`` runs the full model.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``label`` (predicted class id), ``exit_layer`` (1-based number of encoder layers run) and
+            ``confidence`` (calibrated probability of ``label`` at that exit).
+        """
+        if not isinstance(threshold, (int, float)) or np.isnan(threshold):
+            raise ValueError(f"threshold is a probability (0 exits at once, >= 1 runs every layer); got {threshold!r}.")
+        was_training = self.training
+        self.eval()
+        labels = np.empty(len(dataset), dtype=np.int64)
+        exit_layer = np.empty(len(dataset), dtype=np.int64)
+        confidence = np.empty(len(dataset), dtype=np.float64)
+        exit_at = {layer: position for position, layer in enumerate(self.config.exit_layers)}
+        last = self.config.exit_layers[-1]
+        for index, batch in self._batches(dataset, batch_size):
+            mask = batch["attention_mask"]
+            hidden_states = self.bert.embeddings(input_ids=batch["input_ids"],
+                                                 token_type_ids=batch.get("token_type_ids"))
+            rows = torch.arange(len(index))  # positions in `index` of the rows still running
+            for layer in range(1, last + 1):
+                hidden_states = self._layer(layer - 1, hidden_states, mask)
+                if layer not in exit_at:
+                    continue
+                position = exit_at[layer]
+                logits = self.exits[position](hidden_states).float() / self.temperatures[position]
+                best, label = torch.softmax(logits, dim=-1).max(dim=-1)
+                done = best > threshold if layer < last else torch.ones_like(best, dtype=torch.bool)
+                finished = index[rows[done].numpy()]
+                labels[finished] = label[done].cpu().numpy()
+                exit_layer[finished] = layer
+                confidence[finished] = best[done].double().cpu().numpy()
+                if bool(done.all()):
+                    break
+                keep = ~done
+                rows, hidden_states, mask = rows[keep.cpu()], hidden_states[keep], mask[keep]
+                longest = int(mask.sum(dim=1).max())  # drop the padding only the finished rows needed
+                hidden_states, mask = hidden_states[:, :longest], mask[:, :longest]
+        self.train(was_training)
+        return pd.DataFrame({"label": labels, "exit_layer": exit_layer, "confidence": confidence})
+
+    def flops_per_example(self, num_tokens: int, exit_layer: int) -> int:
+        """FLOPs (a multiply-add is 2) of one example of ``num_tokens`` tokens that leaves after ``exit_layer``
+        layers, counting the exits evaluated on the way (see :func:`early_exit_flops`)."""
+        return early_exit_flops(self.config, num_tokens, exit_layer)
+
+    def _batches(self, dataset: Dataset, batch_size: int):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if "input_ids" not in dataset.column_names:
+            raise ValueError(
+                f"Expected a tokenized dataset with `input_ids` (e.g. encoders.tokenize_dataset); it has "
+                f"{dataset.column_names}."
+            )
+        lengths = np.asarray([len(ids) for ids in dataset["input_ids"]])
+        order = np.argsort(lengths, kind="stable")
+        collate = PaddingCollator(self.config.pad_token_id or 0)
+        columns = [c for c in ("input_ids", "token_type_ids") if c in dataset.column_names]
+        device = next(self.parameters()).device
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            rows = dataset.select_columns(columns)[index]
+            features = [{c: rows[c][i] for c in columns} for i in range(len(index))]
+            batch = collate(features)
+            yield index, {k: v.to(device) for k, v in batch.items()}
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int = 100) -> float:
+    """The temperature ``T > 0`` minimising the negative log-likelihood of ``softmax(logits / T)`` (Guo et al.
+    2017), found by LBFGS on ``log T``.
+
+    >>> import torch
+    >>> logits = torch.tensor([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0], [0.0, 4.0]])
+    >>> round(fit_temperature(logits, torch.tensor([0, 1, 1, 0])), 1) > 1   # wrong half the time: soften
+    True
+    """
+    logits, labels = logits.detach().double(), labels.detach().long()
+    log_temperature = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_temperature], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(logits / log_temperature.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    temperature = float(log_temperature.detach().exp())
+    if not np.isfinite(temperature) or temperature <= 0:
+        return 1.0
+    return temperature
+
+
+def _check_exit_layers(exit_layers: Sequence[int] | None, num_layers: int) -> list[int]:
+    if exit_layers is None:
+        return list(range(1, num_layers + 1))
+    layers = [int(layer) for layer in exit_layers]
+    if not layers or layers != sorted(set(layers)) or layers[0] < 1 or layers[-1] > num_layers:
+        raise ValueError(
+            f"exit_layers must be increasing 1-based layer numbers between 1 and {num_layers}; got {list(exit_layers)}."
+        )
+    return layers
+
+
+def _is_early_exit_folder(path: str) -> bool:
+    import json
+
+    config_file = os.path.join(path, "config.json")
+    if not os.path.isfile(config_file):
+        return False
+    with open(config_file) as handle:
+        return "EarlyExitClassifier" in (json.load(handle).get("architectures") or [])
+
+
+def _labels_of(dataset: Dataset, label_column: str) -> np.ndarray:
+    for column in (label_column, "labels", "label"):
+        if column in dataset.column_names:
+            return np.asarray(dataset[column], dtype=np.int64)
+    raise ValueError(f"No label column {label_column!r} in the dataset (it has {dataset.column_names}).")

@@ -1,0 +1,91 @@
+"""Benchmark: early exit against the full model on SST-2 dev, in one run.
+
+Fine-tunes an EarlyExitClassifier (an exit after every layer, joint loss) on a seeded SST-2 training subsample,
+calibrates one temperature per exit on a disjoint held-out subsample of the training split, then prices
+`exit_curve` on the dev set: threshold 1.0 runs every layer (the full model's row), lower thresholds let confident
+examples leave early. Ratios are against that row; times are batched CPU inference at --threads threads.
+
+  PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_inference.py --data /work/shared/data --train-size 1000 --epochs 1
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from transformers import Trainer  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from greennlp.encoders import (  # noqa: E402
+    MINIATURE_SIZES,
+    PaddingCollator,
+    efficient_training_args,
+    load_benchmark,
+    load_tokenizer,
+    tokenize_dataset,
+    train_wordpiece_tokenizer,
+)
+from greennlp.inference import EarlyExitClassifier, exit_curve  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2",
+                        help="a miniature size (built from a config, trained from scratch) or a BERT hub id / path")
+    parser.add_argument("--data", help="folder holding sst2/ (default: $GREENNLP_DATA_DIR, else the hub)")
+    parser.add_argument("--train-size", type=int, default=2000, help="seeded SST-2 training subsample")
+    parser.add_argument("--calibration-size", type=int, default=500, help="held-out training rows for calibrate()")
+    parser.add_argument("--dev-size", type=int, default=None, help="dev rows (all 872 by default)")
+    parser.add_argument("--epochs", type=float, default=2)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default 5e-5 for a pretrained model, 1e-3 for a miniature size from scratch")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the timed inference")
+    parser.add_argument("--repeats", type=int, default=3, help="timing rounds over all thresholds (fastest kept)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    hf_logging.set_verbosity_error()
+
+    pool = load_benchmark("sst2", "train", args.data, limit=args.train_size + args.calibration_size, seed=args.seed)
+    train, calibration = pool.select(range(args.train_size)), pool.select(range(args.train_size, len(pool)))
+    dev = load_benchmark("sst2", "validation", args.data, limit=args.dev_size, seed=args.seed)
+    miniature = args.model in MINIATURE_SIZES
+    tokenizer = (train_wordpiece_tokenizer(train["text"], vocab_size=8000) if miniature
+                 else load_tokenizer(args.model))
+    tokenized = {name: tokenize_dataset(split, tokenizer) for name, split in
+                 [("train", train), ("calibration", calibration), ("dev", dev)]}
+    model = EarlyExitClassifier.from_pretrained(args.model, num_labels=2, tokenizer=tokenizer if miniature else None,
+                                                seed=args.seed)
+    learning_rate = args.learning_rate or (1e-3 if miniature else 5e-5)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="greennlp-bench-inference-") as folder:
+        training = efficient_training_args(folder, num_train_epochs=args.epochs, learning_rate=learning_rate,
+                                           per_device_train_batch_size=args.batch_size, warmup_steps=0.1,
+                                           seed=args.seed, data_seed=args.seed, train_sampling_strategy="random",
+                                           logging_strategy="no", disable_tqdm=True)
+        Trainer(model=model, args=training, train_dataset=tokenized["train"],
+                data_collator=PaddingCollator(tokenizer.pad_token_id)).train()
+    print(f"trained {args.model} ({model.config.num_hidden_layers} layers) on {len(train)} SST-2 examples, "
+          f"{args.epochs} epochs, in {time.perf_counter() - start:.0f} s")
+    model.calibrate(tokenized["calibration"])
+    print("temperatures per exit:", [round(float(t), 3) for t in model.temperatures])
+
+    torch.set_num_threads(args.threads)
+    curve = exit_curve(model, tokenized["dev"], [1.0, *args.thresholds], batch_size=64, repeats=args.repeats)
+    full = curve.iloc[0]
+    curve["accuracy_change"] = curve["accuracy"] - full["accuracy"]
+    curve["flops_ratio"] = full["flops_per_example"] / curve["flops_per_example"]
+    curve["speedup"] = full["ms_per_example"] / curve["ms_per_example"]
+    curve.insert(0, "setup", ["full model (all layers)"] + [f"early exit > {t:g}" for t in args.thresholds])
+    print(f"SST-2 dev ({len(dev)} examples), batch 64, {args.threads} threads, fastest of {args.repeats} rounds:")
+    print(curve.drop(columns="threshold").to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

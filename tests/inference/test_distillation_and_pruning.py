@@ -1,0 +1,61 @@
+"""DistillationTrainer and keep_layers on BERT-tiny."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from greennlp.encoders import PaddingCollator, load_encoder
+from greennlp.inference import DistillationTrainer, distillation_loss, keep_layers
+
+
+def test_loss_combines_soft_and_hard_terms():
+    student, teacher = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[3.0, -1.0], [0.5, 0.0]])
+    labels = torch.tensor([0, 1])
+    hard = torch.nn.functional.cross_entropy(student, labels)
+    soft = distillation_loss(student, teacher, labels, temperature=2.0, alpha=1.0)
+    torch.testing.assert_close(distillation_loss(student, teacher, labels, temperature=2.0, alpha=0.0), hard)
+    torch.testing.assert_close(distillation_loss(student, teacher, None, temperature=2.0), soft)
+    torch.testing.assert_close(distillation_loss(student, teacher, labels, temperature=2.0, alpha=0.3),
+                               0.3 * soft + 0.7 * hard)
+    expected = 4 * torch.nn.functional.kl_div(torch.log_softmax(student / 2, -1), torch.softmax(teacher / 2, -1),
+                                              reduction="batchmean")
+    torch.testing.assert_close(soft, expected)
+
+
+def test_distillation_trainer_trains_a_student_from_a_teacher(tiny_tokenizer, tokenized, tmp_path, train_args):
+    train, dev = tokenized
+    teacher = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=1)
+    student = keep_layers(teacher, [0])
+    trainer = DistillationTrainer(model=student, teacher=teacher, temperature=2.0, alpha=0.5,
+                                  args=train_args(tmp_path, max_steps=15), train_dataset=train,
+                                  data_collator=PaddingCollator(tiny_tokenizer.pad_token_id))
+    batch = trainer.data_collator([train[i] for i in range(16)])
+    with torch.no_grad():
+        before = float(trainer.compute_loss(student.eval(), batch))
+    trainer.train()
+    with torch.no_grad():
+        after = float(trainer.compute_loss(student.eval(), batch))
+    assert after < before
+    assert all(not p.requires_grad for p in teacher.parameters())
+    with pytest.raises(ValueError, match="alpha"):
+        DistillationTrainer(model=student, teacher=teacher, alpha=2.0, args=train_args(tmp_path))
+
+
+def test_keep_layers_copies_and_runs_the_kept_layers(tiny_tokenizer, tokenized):
+    model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0).eval()
+    pruned = keep_layers(model, [1]).eval()
+    assert pruned.config.num_hidden_layers == 1 and model.config.num_hidden_layers == 2
+    assert len(model.bert.encoder.layer) == 2
+    torch.testing.assert_close(pruned.bert.encoder.layer[0].output.dense.weight,
+                               model.bert.encoder.layer[1].output.dense.weight)
+    batch = PaddingCollator(tiny_tokenizer.pad_token_id)([tokenized[1][i] for i in range(4)])
+    batch.pop("labels")
+    with torch.no_grad():
+        assert np.isfinite(pruned(**batch).logits.numpy()).all()
+        full = keep_layers(model, [0, 1])(**batch).logits
+        torch.testing.assert_close(full, model(**batch).logits)
+    with pytest.raises(ValueError, match="increasing"):
+        keep_layers(model, [1, 0])
+    with pytest.raises(ValueError, match="increasing"):
+        keep_layers(model, [2])

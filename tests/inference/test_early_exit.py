@@ -1,0 +1,117 @@
+"""EarlyExitClassifier: the contract of issue 17 on BERT-tiny (training, calibration, batched predict)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from greennlp.encoders import PaddingCollator, load_encoder
+from greennlp.inference import EarlyExitClassifier
+
+
+def test_default_exits_after_every_layer_and_forward_returns_joint_loss(tiny_tokenizer, tokenized):
+    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=3, tokenizer=tiny_tokenizer, seed=0)
+    assert model.config.exit_layers == [1, 2]
+    batch = PaddingCollator(tiny_tokenizer.pad_token_id)([tokenized[0][i] for i in range(4)])
+    batch["labels"] = batch["labels"] % 3
+    output = model(**batch)
+    assert output.logits.shape == (4, 3) and len(output.exit_logits) == 2
+    losses = [torch.nn.functional.cross_entropy(logits, batch["labels"]) for logits in output.exit_logits]
+    torch.testing.assert_close(output.loss, torch.stack(losses).mean())
+    torch.testing.assert_close(output.logits, output.exit_logits[-1])
+
+
+def test_from_encoder_copies_the_encoder_and_matches_it_at_the_last_exit(tiny_tokenizer, tokenized):
+    encoder = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=3).eval()
+    model = EarlyExitClassifier.from_encoder(encoder, exit_layers=[1, 2]).eval()
+    batch = PaddingCollator(tiny_tokenizer.pad_token_id)([tokenized[0][i] for i in range(5)])
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        torch.testing.assert_close(model(**batch).logits, encoder(**batch).logits, atol=1e-5, rtol=1e-5)
+    assert model(**batch, labels=labels).loss is not None
+
+
+def test_bad_exit_layers_and_non_bert_encoders_are_refused(tiny_tokenizer):
+    with pytest.raises(ValueError, match="exit_layers"):
+        EarlyExitClassifier.from_pretrained("tiny", tokenizer=tiny_tokenizer, exit_layers=[2, 1])
+    with pytest.raises(ValueError, match="exit_layers"):
+        EarlyExitClassifier.from_pretrained("tiny", tokenizer=tiny_tokenizer, exit_layers=[3])
+    with pytest.raises(ValueError, match="BERT"):
+        EarlyExitClassifier.from_encoder(torch.nn.Linear(2, 2))
+
+
+def test_trains_with_a_plain_trainer_and_data_maps_record_the_last_exit(tiny_tokenizer, tokenized, tmp_path,
+                                                                       train_args):
+    from transformers import Trainer
+
+    from greennlp.datamaps import DataMap, DataMapCallback
+
+    train = tokenized[0].select(range(64))
+    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0,
+                                                exit_layers=[1, 2])
+    before = [p.detach().clone() for p in model.exits.parameters()]
+    trainer = Trainer(model=model, args=train_args(tmp_path / "out", num_train_epochs=1), train_dataset=train,
+                      data_collator=PaddingCollator(tiny_tokenizer.pad_token_id),
+                      callbacks=[DataMapCallback(tmp_path / "map")])
+    result = trainer.train()
+    assert np.isfinite(result.training_loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.exits.parameters(), strict=True))
+    table = DataMap.load(tmp_path / "map").table
+    assert len(table) == len(train) and table["confidence"].between(0, 1).all()
+
+
+def test_trained_model_learns_and_calibration_keeps_temperatures_positive(trained_early_exit, tokenized):
+    _, dev = tokenized
+    temperatures = trained_early_exit.temperatures
+    assert temperatures.shape == (2,) and bool((temperatures > 0).all())
+    assert not torch.allclose(temperatures, torch.ones(2))
+    result = trained_early_exit.predict(dev, threshold=1.0)
+    assert (result["label"].to_numpy() == np.asarray(dev["labels"])).mean() > 0.8
+
+
+def test_predict_columns_and_ranges(trained_early_exit, tokenized):
+    _, dev = tokenized
+    result = trained_early_exit.predict(dev, threshold=0.9, batch_size=16)
+    assert isinstance(result, pd.DataFrame)
+    assert list(result.columns) == ["label", "exit_layer", "confidence"] and len(result) == len(dev)
+    assert result["exit_layer"].isin([1, 2]).all()
+    assert result["confidence"].between(0.5, 1).all()
+    early = result[result["exit_layer"] == 1]
+    assert (early["confidence"] > 0.9).all()
+
+
+def test_batched_results_equal_one_at_a_time(trained_early_exit, tokenized):
+    _, dev = tokenized
+    subset = dev.select(range(24))
+    for threshold in (0.6, 0.9):
+        batched = trained_early_exit.predict(subset, threshold=threshold, batch_size=8)
+        single = pd.concat([trained_early_exit.predict(subset.select([i]), threshold=threshold, batch_size=1)
+                            for i in range(len(subset))], ignore_index=True)
+        # an example whose confidence sits on the threshold could flip on float noise: none should here
+        assert (np.abs(single["confidence"] - threshold) > 1e-4).all()
+        np.testing.assert_array_equal(batched["label"], single["label"])
+        np.testing.assert_array_equal(batched["exit_layer"], single["exit_layer"])
+        np.testing.assert_allclose(batched["confidence"], single["confidence"], atol=1e-5)
+
+
+def test_threshold_one_runs_the_full_model_and_zero_exits_at_the_first_exit(trained_early_exit, tokenized):
+    _, dev = tokenized
+    full = trained_early_exit.predict(dev, threshold=1.0)
+    assert (full["exit_layer"] == 2).all()
+    assert trained_early_exit.predict(dev, threshold=1.5).equals(full)
+    logits = trained_early_exit.exit_logits(dev)[-1]
+    np.testing.assert_array_equal(full["label"], logits.argmax(-1))
+    first = trained_early_exit.predict(dev, threshold=0.0)
+    assert (first["exit_layer"] == 1).all()
+    np.testing.assert_array_equal(first["label"], trained_early_exit.exit_logits(dev)[0].argmax(-1))
+    with pytest.raises(ValueError, match="threshold"):
+        trained_early_exit.predict(dev, threshold=float("nan"))
+
+
+def test_save_and_load_round_trip_keeps_temperatures(trained_early_exit, tokenized, tmp_path):
+    _, dev = tokenized
+    trained_early_exit.save_pretrained(tmp_path / "model")
+    loaded = EarlyExitClassifier.from_pretrained(tmp_path / "model")
+    torch.testing.assert_close(loaded.temperatures, trained_early_exit.temperatures)
+    pd.testing.assert_frame_equal(loaded.predict(dev, threshold=0.9), trained_early_exit.predict(dev, threshold=0.9))
