@@ -8,6 +8,9 @@ textbook ``BertForMaskedLM(**batch)`` + HF collator loop on padded lines, for co
 
     PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 python scripts/pretrain_mlm.py \\
         --masking content --steps 4000 --output-dir runs/content-s0 --tokenizer runs/tokenizer
+
+A corpus tagged and packed elsewhere (datatrove, see docs/scale.md) trains with ``--packed-shards FOLDER
+--tokenizer TOKENIZER_FOLDER`` instead of ``--dataset``/``--data``.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from greennlp.encoders import (
     train_wordpiece_tokenizer,
 )
 from greennlp.masking import ContentWordTagger, add_content_word_mask, mlm_collator
+from greennlp.scale import load_packed_shards
 
 # The values mlm_collator documents (it refuses anything else with the list of valid ones).
 MASKING_STRATEGIES = ("random", "whole-word", "content")
@@ -104,6 +108,21 @@ def tagged_corpus(args, texts, tokenizer, packed: bool) -> Dataset:
     return load_from_disk(str(path))
 
 
+def packed_shards_corpus(args):
+    """Blocks tagged and packed elsewhere (``greennlp.scale.ContentWordPacker`` on datatrove), with their tokenizer."""
+    if args.loop != "fast":
+        raise SystemExit("--packed-shards holds packed blocks, which only the fast loop trains on (--loop fast).")
+    if not args.tokenizer or not Path(args.tokenizer).exists():
+        raise SystemExit("--packed-shards needs --tokenizer: the folder of the tokenizer the shards were packed with.")
+    tokenizer = load_tokenizer(args.tokenizer, model_max_length=10**9)
+    dataset = load_packed_shards(args.packed_shards, cache_dir=Path(args.cache_dir) / "packed-shards")
+    seq_len = len(dataset[0]["input_ids"])
+    if seq_len != args.seq_len:
+        print(f"--packed-shards: blocks hold {seq_len} tokens; using --seq-len {seq_len} (not {args.seq_len}).")
+        args.seq_len = seq_len
+    return tokenizer, dataset
+
+
 # ----------------------------------------------------------------------------------------------- model
 def masked_positions_loss(model, batch) -> tuple[torch.Tensor, int]:
     """MLM loss with the vocabulary projection computed only where labels != -100.
@@ -158,10 +177,13 @@ def batches(dataset, collator, batch_size: int, seed: int):
 def train(args) -> None:
     torch.manual_seed(args.seed)
     device = default_device()
-    texts = load_texts(args)
-    tokenizer = get_tokenizer(args, texts)
     packed = args.loop == "fast"
-    dataset = tagged_corpus(args, texts, tokenizer, packed=packed)
+    if args.packed_shards:
+        tokenizer, dataset = packed_shards_corpus(args)
+    else:
+        texts = load_texts(args)
+        tokenizer = get_tokenizer(args, texts)
+        dataset = tagged_corpus(args, texts, tokenizer, packed=packed)
     tokens_per_step = args.batch_size * args.seq_len
     steps = args.steps or math.ceil(args.tokens / tokens_per_step)
     collator = mlm_collator(tokenizer, args.masking, args.mlm_probability, budget=args.budget, seed=args.seed)
@@ -274,6 +296,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="wikitext2", help="encoders.load_benchmark name (local or hub)")
     parser.add_argument("--data", nargs="+", help="text files, one document per line (instead of --dataset)")
+    parser.add_argument("--packed-shards", help="folder of packed Parquet shards (greennlp.scale.ContentWordPacker + "
+                        "PackedBlockWriter) to train on instead of tagging --dataset/--data here; needs --tokenizer")
     parser.add_argument("--tokenizer", help="tokenizer folder; trained on the corpus and saved there if missing")
     parser.add_argument("--vocab-size", type=int, default=12000)
     parser.add_argument("--spacy-model", default="en_core_web_sm", help="spaCy pipeline for content words")

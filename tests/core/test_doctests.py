@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CAPABILITIES = ("datamaps", "filters", "masking", "fewshot", "encoders", "budgets", "inference")
+CAPABILITIES = ("datamaps", "filters", "masking", "fewshot", "encoders", "budgets", "inference", "scale")
 
 # Modules whose examples build everything they need inline (tiny data, tokenizers trained on the fly, models
 # from configs, spaCy's blank pipeline): each must run at least one example. Examples elsewhere need a hub
