@@ -30,6 +30,10 @@ _HTML_TAG = re.compile(
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 _LETTER = re.compile(r"[^\W\d_]")
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
+# Line-break tags: a paragraph or line break written in HTML (IMDB reviews keep "<br /><br />" between paragraphs).
+_BREAK_TAG = re.compile(r"</?(?:br|p|hr)(?:\s[^<>]*)?/?>", re.IGNORECASE)
+# Script and style elements hold code, not text: one is enough to drop a document (as C4 does for "{").
+_CODE_TAG = re.compile(r"<(?:script|style)(?:\s[^<>]*)?>", re.IGNORECASE)
 
 
 class DocumentStats:
@@ -88,6 +92,12 @@ def check_fraction(owner: str, **values: float) -> None:
     for key, value in values.items():
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{owner}({key}={value!r}): a fraction must lie in [0, 1].")
+
+
+def check_min_lines(owner: str, value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}(min_lines={value!r}): must be an integer >= 1 (1 applies the rule to every "
+                         "document).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,37 +188,56 @@ class SymbolRatio(QualityRule):
 
 @dataclass(frozen=True, kw_only=True)
 class EllipsisLines(QualityRule):
-    """Drop documents where more than ``max_fraction`` of lines end in an ellipsis (Gopher: 0.3)."""
+    """Drop documents where more than ``max_fraction`` of lines end in an ellipsis (Gopher: 0.3).
+
+    Gopher's line rules describe pages made of lines (lists of teasers, "Read more..." links). A document of
+    fewer than ``min_lines`` lines (default 3) is not such a list and is kept by this rule: a one-line review
+    whose only line ends in "..." would otherwise be dropped as 100% ellipsis lines. Empty documents still fail.
+
+    >>> EllipsisLines()("A review that trails off..."), EllipsisLines()("Teaser one...\\nTeaser two...\\nThree...")
+    (True, False)
+    """
 
     max_fraction: float = 0.3
+    min_lines: int = 3
     name: ClassVar[str] = "ellipsis_lines"
-    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1; min_lines: greennlp"
 
     def __post_init__(self):
         check_fraction("EllipsisLines", max_fraction=self.max_fraction)
+        check_min_lines("EllipsisLines", self.min_lines)
 
     def keeps(self, doc: DocumentStats) -> bool:
         lines = doc.lines
         if not lines:
             return False
+        if len(lines) < self.min_lines:  # a line rule needs lines: one review that trails off is not a teaser list
+            return True
         return sum(line.endswith(_ELLIPSES) for line in lines) / len(lines) <= self.max_fraction
 
 
 @dataclass(frozen=True, kw_only=True)
 class BulletLines(QualityRule):
-    """Drop documents where more than ``max_fraction`` of lines start with a bullet point (Gopher: 0.9)."""
+    """Drop documents where more than ``max_fraction`` of lines start with a bullet point (Gopher: 0.9).
+
+    As for :class:`EllipsisLines`, documents of fewer than ``min_lines`` lines (default 3) are kept by this rule.
+    """
 
     max_fraction: float = 0.9
+    min_lines: int = 3
     name: ClassVar[str] = "bullet_lines"
-    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
+    source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1; min_lines: greennlp"
 
     def __post_init__(self):
         check_fraction("BulletLines", max_fraction=self.max_fraction)
+        check_min_lines("BulletLines", self.min_lines)
 
     def keeps(self, doc: DocumentStats) -> bool:
         lines = doc.lines
         if not lines:
             return False
+        if len(lines) < self.min_lines:  # a one-line review that opens with "-" or "*" is not a bullet list
+            return True
         return sum(line.startswith(_BULLETS) for line in lines) / len(lines) <= self.max_fraction
 
 
@@ -216,16 +245,30 @@ class BulletLines(QualityRule):
 class LeftoverMarkup(QualityRule):
     """Drop documents with leftover HTML or code and placeholder text.
 
-    ``max_tag_density``: HTML tags and character entities per word (default 0.02, one per 50 words: our choice,
-    no published value). ``phrases`` (C4: "lorem ipsum") and ``characters`` (C4: "{", a sign of code) drop a
-    document on a single occurrence; pass empty tuples to turn them off.
+    What counts, per word of the document (thresholds are our choice, no published value):
+
+    - ``max_tag_density`` (0.02, one per 50 words): HTML tags other than line breaks (``<div>``, ``<a>``,
+      ``<span>``, ...), the signs of a markup page.
+    - ``max_break_density`` (0.1): line-break tags ``<br>``, ``<p>``, ``<hr>``. In running text they are a
+      paragraph break written in HTML (IMDB reviews keep ``<br /><br />`` between paragraphs); only a page made
+      of them (one every few words) is dropped.
+    - ``max_entity_density`` (0.1): character entities such as ``&amp;`` or ``&#39;``. An escaped character is
+      text, not markup: news text with a few entities is kept, entity soup is dropped. Broken entity fragments
+      (``" #39;s"``, ``" amp;"``, where the "&" was lost) are not counted at all.
+
+    ``phrases`` (C4: "lorem ipsum"), ``characters`` (C4: "{", a sign of code) and, with ``code_tags``,
+    ``<script>`` and ``<style>`` elements (code, not text) drop a document on a single occurrence; pass empty
+    tuples or ``code_tags=False`` to turn them off.
     """
 
     max_tag_density: float = 0.02
+    max_break_density: float = 0.1
+    max_entity_density: float = 0.1
     phrases: tuple[str, ...] = ("lorem ipsum",)
     characters: tuple[str, ...] = ("{",)
+    code_tags: bool = True
     name: ClassVar[str] = "markup"
-    source: ClassVar[str] = "C4 (Raffel et al. 2020) for phrases and '{'; tag density: greennlp"
+    source: ClassVar[str] = "C4 (Raffel et al. 2020) for phrases and '{'; tag, break and entity densities: greennlp"
 
     def keeps(self, doc: DocumentStats) -> bool:
         text = doc.text
@@ -236,8 +279,15 @@ class LeftoverMarkup(QualityRule):
             return False
         if "<" not in text and "&" not in text:
             return True
-        markup = len(_HTML_TAG.findall(text)) + len(_HTML_ENTITY.findall(text))
-        return markup / max(len(doc.words), 1) <= self.max_tag_density
+        words = max(len(doc.words), 1)
+        if "<" in text:
+            if self.code_tags and _CODE_TAG.search(text):
+                return False
+            breaks = len(_BREAK_TAG.findall(text))
+            tags = len(_HTML_TAG.findall(text)) - breaks
+            if tags / words > self.max_tag_density or breaks / words > self.max_break_density:
+                return False
+        return "&" not in text or len(_HTML_ENTITY.findall(text)) / words <= self.max_entity_density
 
 
 def stop_words_for(language: str) -> frozenset[str]:

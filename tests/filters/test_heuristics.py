@@ -81,6 +81,9 @@ def test_ellipsis_and_bullet_lines():
     assert not BulletLines()("- one\n- two\n* three")
     assert BulletLines()("Shopping list:\n- one\n- two\n- three\n- four\n- five\n- six\n- seven\n- eight\n- nine")
     assert not BulletLines(max_fraction=0.5)("Intro:\n- one\n- two")
+    # documents of one or two lines are not line lists (min_lines=3); min_lines=1 is Gopher's rule as published
+    assert EllipsisLines()("A single review line that trails off...") and BulletLines()("- a one-line review")
+    assert not EllipsisLines(min_lines=1)("A single review line that trails off...")
 
 
 def test_repeated_lines_and_paragraphs():
@@ -113,6 +116,10 @@ def test_leftover_markup():
     assert rule("WikiText keeps <unk> placeholders , which are not HTML . " + PROSE)
     assert rule("Tom &amp; Jerry " + PROSE)  # one entity in ~60 words is below 0.02 per word
     assert LeftoverMarkup(characters=())("a set {1, 2} " + PROSE)
+    assert rule(PROSE.replace(". ", ".<br /><br />"))  # paragraph breaks written in HTML are not a markup page
+    assert rule("Wall St. #39;s rally: Procter amp; Gamble and AT&amp;T rose. " + PROSE)  # broken entities
+    assert not rule("<style>p { color: red }</style> " + PROSE)
+    assert not rule("<script>track()</script> " + PROSE)
 
 
 def test_stop_words_english_and_other_languages():
