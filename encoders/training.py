@@ -22,6 +22,9 @@ def efficient_training_args(output_dir: str, **overrides: Any) -> TrainingArgume
       also destabilise from-scratch training: at 1,000 steps (lr 5e-4, no warm-up) one of two BERT-mini runs
       stayed at chance, and the same seed reached 0.80 with ``warmup_steps=0.06`` (a 6% linear warm-up).
       No warm-up is set here (the Trainer's default); ``encoders.fine_tune`` uses 10%.
+      Beware: transformers then also evaluates in a length-grouped order, so ``Trainer.predict`` returns
+      predictions in another order than the dataset's rows; use :func:`encoders.accuracy` (or compare
+      ``label_ids`` with the predictions it returns) rather than the dataset's labels.
     - ``bf16=True`` where bf16 pays (:func:`encoders.bf16_supported`: CUDA with bf16, or a CPU whose bf16
       matmuls time faster than fp32); on CPU it requires ``use_cpu=True``. Measured 1.45x on top of length
       grouping on a CPU with fast bf16, but 1.6x *slower* steps for BERT-mini on a CPU with AVX512-BF16 and no

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from greennlp.budgets import BudgetCallback
 from greennlp.datamaps import DataMap, DataMapCallback
@@ -25,9 +24,9 @@ from greennlp.encoders import (
     load_benchmark,
     load_encoder,
     load_tokenizer,
-    tokenize_dataset,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.finetune import predict_proba  # the one batched inference, in dataset order
 
 
 def main() -> None:
@@ -88,8 +87,9 @@ def main() -> None:
             trainer = fine_tune(new_model(), tokenizer, train.select(np.flatnonzero(fold_of != fold)),
                                 callbacks=[budget], **recipe)
             flops += budget.price_tag_.train_flops
-            logits = trainer.predict(tokenize_dataset(train.select(held_out), tokenizer)).predictions
-            probabilities[held_out] = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), -1).numpy()
+            # In dataset order: Trainer.predict would return them in a length-grouped order (transformers uses
+            # LengthGroupedSampler for evaluation too when train_sampling_strategy="group_by_length").
+            probabilities[held_out] = predict_proba(trainer.model, tokenizer, train.select(held_out)["text"])
         cleanlab_seconds = time.perf_counter() - started
         ranked = find_label_issues(labels, probabilities, return_indices_ranked_by="self_confidence")
         ids = np.asarray(train["id"])
