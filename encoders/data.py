@@ -79,8 +79,9 @@ def tokenize_dataset(
 
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
-    """Index arrays that batch ``texts`` by length, for inference (little padding is computed); scatter each
-    batch's results back with its index array. The one length-sorted inference batching of the project."""
+    """Index arrays that batch ``texts`` (strings, or token-id lists) by length, for inference (little padding is
+    computed); scatter each batch's results back with its index array. The one length-sorted inference batching
+    of the project."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     order = np.argsort([len(text) for text in texts], kind="stable")

@@ -17,6 +17,7 @@ from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from greennlp.encoders import PaddingCollator, load_encoder
+from greennlp.encoders.data import length_sorted_batches
 
 from .flops import early_exit_flops
 
@@ -266,20 +267,16 @@ class EarlyExitClassifier(BertPreTrainedModel):
         return early_exit_flops(self.config, num_tokens, exit_layer)
 
     def _batches(self, dataset: Dataset, batch_size: int):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         if "input_ids" not in dataset.column_names:
             raise ValueError(
                 f"Expected a tokenized dataset with `input_ids` (e.g. encoders.tokenize_dataset); it has "
                 f"{dataset.column_names}."
             )
-        lengths = np.asarray([len(ids) for ids in dataset["input_ids"]])
-        order = np.argsort(lengths, kind="stable")
+        batches = length_sorted_batches(dataset["input_ids"], batch_size)  # checks batch_size
         collate = PaddingCollator(self.config.pad_token_id or 0)
         columns = [c for c in ("input_ids", "token_type_ids") if c in dataset.column_names]
         device = next(self.parameters()).device
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
+        for index in batches:
             rows = dataset.select_columns(columns)[index]
             features = [{c: rows[c][i] for c in columns} for i in range(len(index))]
             batch = collate(features)
