@@ -1,5 +1,5 @@
 """Efficient inference: early exit with calibrated confidence, its speed/accuracy curve and FLOP counts,
-distillation into smaller students and dropping layers."""
+distillation into smaller students, dropping layers (LayerDrop) and pruning attention heads by importance."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -13,7 +13,10 @@ _EXPORTS = {
     "early_exit_flops": ".flops",
     "exit_curve": ".curve",
     "fit_temperature": ".early_exit",
+    "head_importance": ".heads",
     "keep_layers": ".pruning",
+    "layer_drop": ".pruning",
+    "prune_heads": ".heads",
 }
 __all__ = [
     "DistillationTrainer",
@@ -22,7 +25,10 @@ __all__ = [
     "early_exit_flops",
     "exit_curve",
     "fit_temperature",
+    "head_importance",
     "keep_layers",
+    "layer_drop",
+    "prune_heads",
 ]
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
@@ -31,4 +37,5 @@ if TYPE_CHECKING:
     from .distillation import DistillationTrainer, distillation_loss
     from .early_exit import EarlyExitClassifier, fit_temperature
     from .flops import early_exit_flops
-    from .pruning import keep_layers
+    from .heads import head_importance, prune_heads
+    from .pruning import keep_layers, layer_drop

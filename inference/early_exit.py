@@ -267,20 +267,27 @@ class EarlyExitClassifier(BertPreTrainedModel):
         return early_exit_flops(self.config, num_tokens, exit_layer)
 
     def _batches(self, dataset: Dataset, batch_size: int):
-        if "input_ids" not in dataset.column_names:
-            raise ValueError(
-                f"Expected a tokenized dataset with `input_ids` (e.g. encoders.tokenize_dataset); it has "
-                f"{dataset.column_names}."
-            )
-        batches = length_sorted_batches(dataset["input_ids"], batch_size)  # checks batch_size
-        collate = PaddingCollator(self.config.pad_token_id or 0)
-        columns = [c for c in ("input_ids", "token_type_ids") if c in dataset.column_names]
-        device = next(self.parameters()).device
-        for index in batches:
-            rows = dataset.select_columns(columns)[index]
-            features = [{c: rows[c][i] for c in columns} for i in range(len(index))]
-            batch = collate(features)
-            yield index, {k: v.to(device) for k, v in batch.items()}
+        return _tokenized_batches(dataset, batch_size, pad_token_id=self.config.pad_token_id or 0,
+                                  device=next(self.parameters()).device)
+
+
+def _tokenized_batches(dataset: Dataset, batch_size: int, *, pad_token_id: int, device: torch.device,
+                       columns: Sequence[str] = ("input_ids", "token_type_ids")):
+    """``(index, batch)`` pairs over a tokenized dataset in length-sorted batches, padded, on ``device``; the
+    ``columns`` the dataset has go into the batch (``attention_mask`` is rebuilt by the collator)."""
+    if "input_ids" not in dataset.column_names:
+        raise ValueError(
+            f"Expected a tokenized dataset with `input_ids` (e.g. encoders.tokenize_dataset); it has "
+            f"{dataset.column_names}."
+        )
+    batches = length_sorted_batches(dataset["input_ids"], batch_size)  # checks batch_size
+    collate = PaddingCollator(pad_token_id)
+    columns = [c for c in columns if c in dataset.column_names]
+    for index in batches:
+        rows = dataset.select_columns(columns)[index]
+        features = [{c: rows[c][i] for c in columns} for i in range(len(index))]
+        batch = collate(features)
+        yield index, {k: v.to(device) for k, v in batch.items()}
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int = 100) -> float:

@@ -1,14 +1,16 @@
 """FLOPs of BERT inference counted from the config (a multiply-add is 2 FLOPs): the price of one example by the
-number of layers it runs, so early exit, LayerDrop and students are priced the same way."""
+number of layers it runs and the heads each layer keeps, so early exit, LayerDrop, students and head-pruned models
+are priced the same way."""
 from __future__ import annotations
 
 from transformers import PretrainedConfig
 
 
-def layer_flops(config: PretrainedConfig, num_tokens: int) -> int:
+def layer_flops(config: PretrainedConfig, num_tokens: int, *, heads: int | None = None) -> int:
     """FLOPs of one BERT layer on one example of ``num_tokens`` tokens (no padding): the query, key, value and
-    output projections (``8 n h^2``), attention scores and their weighted sum (``4 n^2 h``) and the feed-forward
-    block (``4 n h i``). Layer norms, softmax and activations are elementwise and not counted, as in
+    output projections (``8 n h a``), attention scores and their weighted sum (``4 n^2 a``) and the feed-forward
+    block (``4 n h i``), where ``a`` is the width of the layer's ``heads`` attention heads (all of them, ``a = h``,
+    by default). Layer norms, softmax and activations are elementwise and not counted, as in
     ``torch.utils.flop_counter``; the counts agree with it exactly (tests/inference/test_flops.py).
 
     >>> from transformers import BertConfig
@@ -16,7 +18,8 @@ def layer_flops(config: PretrainedConfig, num_tokens: int) -> int:
     576
     """
     n, h, i = num_tokens, config.hidden_size, config.intermediate_size
-    return 8 * n * h * h + 4 * n * n * h + 4 * n * h * i
+    a = h if heads is None else heads * (h // config.num_attention_heads)
+    return 8 * n * h * a + 4 * n * n * a + 4 * n * h * i
 
 
 def exit_flops(config: PretrainedConfig) -> int:
@@ -28,7 +31,12 @@ def exit_flops(config: PretrainedConfig) -> int:
 
 def early_exit_flops(config: PretrainedConfig, num_tokens: int, exit_layer: int) -> int:
     """FLOPs of one example that runs ``exit_layer`` layers and every exit classifier up to that layer
-    (``config.exit_layers``; a plain classifier has one, after its last layer)."""
+    (``config.exit_layers``; a plain classifier has one, after its last layer, so ``exit_layer =
+    config.num_hidden_layers`` prices any BERT classifier, e.g. a student from ``keep_layers``). Heads removed by
+    ``prune_heads`` (``config.pruned_heads``) are not counted."""
     exits = getattr(config, "exit_layers", None) or [config.num_hidden_layers]
     evaluated = sum(1 for layer in exits if layer <= exit_layer)
-    return exit_layer * layer_flops(config, num_tokens) + evaluated * exit_flops(config)
+    removed = {int(layer): len(heads) for layer, heads in (getattr(config, "pruned_heads", None) or {}).items()}
+    layers = sum(layer_flops(config, num_tokens, heads=config.num_attention_heads - removed.get(layer, 0))
+                 for layer in range(exit_layer))
+    return layers + evaluated * exit_flops(config)

@@ -33,6 +33,44 @@ from greennlp.encoders import (  # noqa: E402
 from greennlp.inference import EarlyExitClassifier, exit_curve  # noqa: E402
 
 
+def sst2_splits(data: str | None, train_size: int, held_out_size: int, dev_size: int | None, seed: int):
+    """A seeded SST-2 training subsample, a disjoint held-out sample of the training split (for calibration or
+    head importance) and the dev set (``dev_size`` seeded rows, all 872 when ``None``)."""
+    pool = load_benchmark("sst2", "train", data, limit=train_size + held_out_size, seed=seed)
+    dev = load_benchmark("sst2", "validation", data, limit=dev_size, seed=seed)
+    return pool.select(range(train_size)), pool.select(range(train_size, len(pool))), dev
+
+
+def load_sst2_tokenizer(model: str, train):
+    """The model's tokenizer, or for a miniature size (trained from scratch) a WordPiece one trained on ``train``."""
+    if model in MINIATURE_SIZES:
+        return train_wordpiece_tokenizer(train["text"], vocab_size=8000)
+    return load_tokenizer(model)
+
+
+def training_arguments(folder: str, *, epochs: float, learning_rate: float, batch_size: int, seed: int):
+    """The benchmarks' one training setup: random order, 10% warm-up, seeded data order, no logging."""
+    return efficient_training_args(folder, num_train_epochs=epochs, learning_rate=learning_rate,
+                                   per_device_train_batch_size=batch_size, warmup_steps=0.1, seed=seed,
+                                   data_seed=seed, train_sampling_strategy="random", logging_strategy="no",
+                                   disable_tqdm=True)
+
+
+def train_early_exit(model_name: str, tokenizer, train, calibration, *, epochs: float, learning_rate: float,
+                     batch_size: int, seed: int) -> EarlyExitClassifier:
+    """An EarlyExitClassifier (an exit after every layer) trained on tokenized ``train`` with a plain Trainer and
+    calibrated on tokenized ``calibration``."""
+    miniature = model_name in MINIATURE_SIZES
+    model = EarlyExitClassifier.from_pretrained(model_name, num_labels=2, tokenizer=tokenizer if miniature else None,
+                                                seed=seed)
+    with tempfile.TemporaryDirectory(prefix="greennlp-bench-inference-") as folder:
+        arguments = training_arguments(folder, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                                       seed=seed)
+        Trainer(model=model, args=arguments, train_dataset=train,
+                data_collator=PaddingCollator(tokenizer.pad_token_id)).train()
+    return model.calibrate(calibration)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2",
@@ -52,28 +90,16 @@ def main() -> None:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
 
-    pool = load_benchmark("sst2", "train", args.data, limit=args.train_size + args.calibration_size, seed=args.seed)
-    train, calibration = pool.select(range(args.train_size)), pool.select(range(args.train_size, len(pool)))
-    dev = load_benchmark("sst2", "validation", args.data, limit=args.dev_size, seed=args.seed)
-    miniature = args.model in MINIATURE_SIZES
-    tokenizer = (train_wordpiece_tokenizer(train["text"], vocab_size=8000) if miniature
-                 else load_tokenizer(args.model))
+    train, calibration, dev = sst2_splits(args.data, args.train_size, args.calibration_size, args.dev_size, args.seed)
+    tokenizer = load_sst2_tokenizer(args.model, train)
     tokenized = {name: tokenize_dataset(split, tokenizer) for name, split in
                  [("train", train), ("calibration", calibration), ("dev", dev)]}
-    model = EarlyExitClassifier.from_pretrained(args.model, num_labels=2, tokenizer=tokenizer if miniature else None,
-                                                seed=args.seed)
-    learning_rate = args.learning_rate or (1e-3 if miniature else 5e-5)
+    learning_rate = args.learning_rate or (1e-3 if args.model in MINIATURE_SIZES else 5e-5)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="greennlp-bench-inference-") as folder:
-        training = efficient_training_args(folder, num_train_epochs=args.epochs, learning_rate=learning_rate,
-                                           per_device_train_batch_size=args.batch_size, warmup_steps=0.1,
-                                           seed=args.seed, data_seed=args.seed, train_sampling_strategy="random",
-                                           logging_strategy="no", disable_tqdm=True)
-        Trainer(model=model, args=training, train_dataset=tokenized["train"],
-                data_collator=PaddingCollator(tokenizer.pad_token_id)).train()
+    model = train_early_exit(args.model, tokenizer, tokenized["train"], tokenized["calibration"], epochs=args.epochs,
+                             learning_rate=learning_rate, batch_size=args.batch_size, seed=args.seed)
     print(f"trained {args.model} ({model.config.num_hidden_layers} layers) on {len(train)} SST-2 examples, "
-          f"{args.epochs} epochs, in {time.perf_counter() - start:.0f} s")
-    model.calibrate(tokenized["calibration"])
+          f"{args.epochs} epochs, and calibrated in {time.perf_counter() - start:.0f} s")
     print("temperatures per exit:", [round(float(t), 3) for t in model.temperatures])
 
     torch.set_num_threads(args.threads)
