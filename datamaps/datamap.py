@@ -16,7 +16,7 @@ from greennlp._files import exclusive_folder, remove_stale_temporaries, write_js
 
 from .alignment import ROW, dataset_rows
 from .metrics import DynamicsAccumulator, el2n, gold_statistics
-from .regions import assign_regions, has_variability, no_regions_message, region_positions
+from .regions import assign_regions, has_variability, mixed_positions, no_regions_message, region_positions
 from .storage import (
     EPOCH_COLUMNS,
     EXAMPLES_FILE,
@@ -276,14 +276,40 @@ class DataMap:
 
     # --- analysis ------------------------------------------------------------------------------------------
     def select(self, region: str, *, fraction: float | None = None, threshold: float | None = None,
-               seed: int = 0) -> pd.Index:
+               seed: int = 0, mix: dict[str, float] | None = None) -> pd.Index:
         """Ids of the examples selected for ``region``, best first (rule: :mod:`datamaps.regions`).
 
         No ``fraction`` and no ``threshold``: the whole region. ``fraction``: that share of the whole map, from the
         region's best-ranked members. ``threshold``: the members past it (ambiguous: variability >= t; easy-to-learn:
-        confidence >= t; hard-to-learn: confidence <= t). ``seed`` breaks ties.
+        confidence >= t; hard-to-learn: confidence <= t). ``seed`` breaks ties. ``mix`` (with ``fraction``): shares
+        of the selection drawn at random from other regions, e.g. ``select("ambiguous", fraction=0.33,
+        mix={"easy-to-learn": 0.25})``, the paper's remedy when the ambiguous examples alone train badly.
         """
+        if mix:
+            if threshold is not None:
+                raise ValueError("`mix` takes a `fraction`, not a `threshold`.")
+            return self.table.index[mixed_positions(self.table, region, fraction, mix, seed)]
         return self.table.index[region_positions(self.table, region, fraction, threshold, seed)]
+
+    def select_coverage(self, *, fraction: float, by: str = "aum", prune_hardest: float = 0.05, strata: int = 50,
+                        seed: int = 0) -> pd.Index:
+        """Ids chosen by coverage-centric selection (CCS, Zheng et al. 2023) over the ``by`` column (higher =
+        easier: ``aum``, ``confidence``, ``correctness``): drop the hardest ``prune_hardest`` share, then sample
+        evenly across ``strata`` equal-width difficulty bins. See :mod:`datamaps.coverage`.
+
+        Examples
+        --------
+        >>> ids = data_map.select_coverage(fraction=0.33)  # doctest: +SKIP
+        >>> subset = train.select(sorted(data_map.dataset_rows(train)[ids]))  # doctest: +SKIP
+        """
+        from .coverage import coverage_positions
+
+        if by not in ("aum", "confidence", "correctness"):
+            raise ValueError(f"by={by!r}: CCS ranks by a difficulty score where higher is easier; choose 'aum', "
+                             "'confidence' or 'correctness'.")
+        scores = self.table[by].to_numpy(dtype=np.float64)
+        positions = coverage_positions(scores, fraction, prune_hardest=prune_hardest, strata=strata, seed=seed)
+        return self.table.index[positions]
 
     def scores(self, column: str) -> pd.Series:
         """One metric column as a Series indexed by example id (input to score-based selection).

@@ -153,9 +153,59 @@ def region_positions(table: pd.DataFrame, region: str, fraction: float | None = 
     if threshold is not None:
         passed = scores[ranked] >= threshold if highest else scores[ranked] <= threshold
         return ranked[passed]
+    return _fill(table, name, ranked, count_for_fraction(fraction, len(table)), fraction, seed)
+
+
+def mixed_positions(table: pd.DataFrame, region: str, fraction: float, mix: dict[str, float],
+                    seed: int = 0) -> np.ndarray:
+    """Positions of a ``fraction`` of the map: for each ``other_region: share`` in ``mix``, that share of the count
+    drawn at random (seeded) from the other region; the rest from ``region`` in its sort order.
+
+    The paper's remedy for a subset too hard to train on (Swayamdipta et al. 2020, section 5): ambiguous examples
+    with some easy-to-learn ones mixed in. The mixed-in examples are drawn at random rather than taken from the
+    top of their region, so they cover it rather than its most trivial corner.
+    """
+    if fraction is None:
+        raise ValueError("A mixed selection needs `fraction` (e.g. 0.33): the shares are shares of that count.")
+    name = canonical_region(region)
+    reason = no_regions_message(table)
+    if reason is not None:
+        raise ValueError(f"Cannot select {name!r}: this map has no regions: {reason}.")
     count = count_for_fraction(fraction, len(table))
+    shares = {canonical_region(other): float(share) for other, share in mix.items()}
+    if name in shares or any(not 0 <= share <= 1 for share in shares.values()) or sum(shares.values()) > 1:
+        raise ValueError(f"mix={mix!r}: give other regions than {name!r}, with shares in [0, 1] adding up to at "
+                         "most 1 (e.g. mix={'easy-to-learn': 0.25}).")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for other, share in shares.items():
+        members = np.flatnonzero((table["region"] == other).to_numpy())
+        wanted = int(np.floor(share * count + 0.5))
+        if wanted > len(members):
+            raise ValueError(f"mix asks for {wanted} {other} examples but the map has {len(members)}; lower its "
+                             "share or the fraction.")
+        chosen.append(rng.choice(members, size=wanted, replace=False))
+    taken = sum(len(c) for c in chosen)
+    column, highest = REGIONS[name]
+    scores = np.where(has_variability(table), table[column].to_numpy(dtype=np.float64), np.nan)
+    members = np.flatnonzero((table["region"] == name).to_numpy())
+    ranked = members[rank_order(scores[members], highest, seed)]
+    taken_positions = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+    return np.concatenate([_fill(table, name, ranked, count - taken, fraction, seed, taken_positions),
+                           taken_positions])
+
+
+def _fill(table: pd.DataFrame, name: str, ranked: np.ndarray, count: int, fraction: float, seed: int,
+          exclude: np.ndarray | None = None) -> np.ndarray:
+    """The first ``count`` of a region's ranked members; past the region's size, the examples outside it (and
+    not in ``exclude``) that come first in the same sort order (logged as a warning)."""
     if count <= len(ranked):
         return ranked[:count]
+    column, highest = REGIONS[name]
+    scores = np.where(has_variability(table), table[column].to_numpy(dtype=np.float64), np.nan)
+    inside = (table["region"] == name).to_numpy().copy()
+    if exclude is not None:
+        inside[exclude] = True  # already chosen: never added twice
     outside = np.flatnonzero(~inside)
     extra = outside[rank_order(scores[outside], highest, seed)][: count - len(ranked)]
     logger.warning(
