@@ -1,5 +1,5 @@
-"""Scale out on datatrove: greennlp's corpus cleaning and content-word packing as pipeline steps, run by datatrove's
-Local, Slurm or Ray executors (``pip install greennlp[scale]``).
+"""Scale out on datatrove: greennlp's corpus cleaning, content-word packing and prototype pruning as pipeline
+steps, run by datatrove's Local, Slurm or Ray executors (``pip install greennlp[scale]``).
 
 ``load_packed_shards`` reads the packed blocks back for pretraining and needs no datatrove."""
 from __future__ import annotations
@@ -10,19 +10,28 @@ from greennlp._lazy import attach
 
 _EXPORTS = {
     "ContentWordPacker": ".packing",
+    "EmbeddingWriter": ".prototypes",
     "PackedBlockWriter": ".packing",
+    "PrototypeScorer": ".prototypes",
     "QualityFilter": ".cleaning",
+    "fit_prototypes": ".prototypes",
     "load_packed_shards": ".shards",
+    "select_by_prototype_score": ".prototypes",
 }
 __all__ = [
     "ContentWordPacker",
+    "EmbeddingWriter",
     "PackedBlockWriter",
+    "PrototypeScorer",
     "QualityFilter",
+    "fit_prototypes",
     "load_packed_shards",
+    "select_by_prototype_score",
 ]
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .cleaning import QualityFilter
     from .packing import ContentWordPacker, PackedBlockWriter
+    from .prototypes import EmbeddingWriter, PrototypeScorer, fit_prototypes, select_by_prototype_score
     from .shards import load_packed_shards

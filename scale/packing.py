@@ -24,6 +24,8 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
     raise ImportError(MISSING_DATATROVE) from error
 
 OFFSETS_COLUMN = "offset_mapping"
+# Where PackedBlockWriter writes a task's files until the task ends well; hidden, so load_packed_shards skips it.
+_STAGING_FOLDER = ".partial"
 # Narrow integer types: token ids fit int32, flags int8 (a quarter of the int64 that inference would pick).
 _COLUMN_TYPES = {"input_ids": "int32", "attention_mask": "int8", "special_tokens_mask": "int8",
                  "content_word_mask": "int8", "word_ids": "int32"}
@@ -153,6 +155,12 @@ class PackedBlockWriter(ParquetWriter):
     ``id``, ``input_ids``, ``attention_mask``, ``special_tokens_mask``, ``content_word_mask``, ``word_ids``
     (and ``offset_mapping``) in narrow integer types, one file per task (``${rank}.parquet``).
 
+    A task's files appear under their names only when the task ends well: it writes them in the hidden folder
+    ``.partial/<rank>/`` and renames them at the end, and removes them when it fails. datatrove's own writers close
+    (and so complete) a task's file even when the task fails, which would leave a valid-looking shard with part of
+    the blocks; a killed task leaves a file without its footer. Either way, here only the hidden folder holds it,
+    which readers skip and the task's next run clears.
+
     Read the folder back with :func:`greennlp.scale.load_packed_shards` or
     ``scripts/pretrain_mlm.py --packed-shards FOLDER``. Other arguments are ``ParquetWriter``'s.
     """
@@ -162,10 +170,36 @@ class PackedBlockWriter(ParquetWriter):
     def __init__(self, output_folder: DataFolderLike, output_filename: str | None = None, **kwargs) -> None:
         super().__init__(output_folder, output_filename, adapter=_block_row, **kwargs)
 
+    def _get_output_filename(self, document: Document, rank: int | str = 0, **kwargs) -> str:
+        return f"{_staging(rank)}/{super()._get_output_filename(document, rank, **kwargs)}"
+
     def _write(self, document: dict, file_handler: IO, filename: str):
         if self.schema is None:  # built from the first block, so that offset_mapping is there when kept
             self.schema = _block_schema(document)
         return super()._write(document, file_handler, filename)
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        folder, staging = self.output_folder, _staging(rank)
+        if folder.exists(staging):  # left by a killed run of this task
+            folder.rm(staging, recursive=True)
+        try:
+            yield from super().run(data, rank, world_size)
+        except BaseException:
+            if folder.exists(staging):
+                folder.rm(staging, recursive=True)
+            raise
+        if not folder.exists(staging):  # the task had no blocks
+            return
+        for path in folder.list_files(subdirectory=staging):
+            target = path[len(staging) + 1:]
+            if "/" in target:
+                folder.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            folder.mv(path, target)  # a rename on a local file system: the file appears whole or not at all
+        folder.rm(staging, recursive=True)
+
+
+def _staging(rank: int | str) -> str:
+    return f"{_STAGING_FOLDER}/{str(rank).zfill(5)}"
 
 
 def _block_schema(row: dict):

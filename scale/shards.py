@@ -11,6 +11,14 @@ from datasets import Dataset
 PACKED_COLUMNS = ("input_ids", "attention_mask", "special_tokens_mask", "content_word_mask", "word_ids")
 
 
+def shard_files(folder: str | os.PathLike) -> list[Path]:
+    """The ``*.parquet`` shards under ``folder`` (recursively), sorted, without hidden or ``_``-prefixed files or
+    folders (pyarrow's rule): the temporary file of a write in progress (``.<name>.<random>.parquet``) is no shard."""
+    root = Path(folder)
+    return sorted(path for path in root.rglob("*.parquet")
+                  if not any(part.startswith((".", "_")) for part in path.relative_to(root).parts))
+
+
 def load_packed_shards(folder: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None) -> Dataset:
     """Load every ``*.parquet`` shard under ``folder`` as one memory-mapped ``Dataset``, sorted by block id.
 
@@ -30,7 +38,7 @@ def load_packed_shards(folder: str | os.PathLike, *, cache_dir: str | os.PathLik
         Columns ``input_ids``, ``attention_mask``, ``special_tokens_mask``, ``content_word_mask``, ``word_ids``
         (and ``offset_mapping`` when kept), ready for :func:`greennlp.masking.mlm_collator`; ``id`` is removed.
     """
-    files = sorted(str(path) for path in Path(folder).rglob("*.parquet"))
+    files = [str(path) for path in shard_files(folder)]
     if not files:
         raise FileNotFoundError(f"no *.parquet shards under {str(folder)!r}; write them with ContentWordPacker "
                                 "followed by PackedBlockWriter(folder).")

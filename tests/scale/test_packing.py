@@ -122,3 +122,42 @@ def test_refuses_bad_settings():
         ContentWordPacker("tokenizer", seq_len=1)
     with pytest.raises(TypeError, match="tagger"):
         ContentWordPacker("tokenizer", tagger=3)
+
+
+def test_a_failed_task_leaves_no_shard_and_its_rerun_writes_all(corpus, tokenizer_folder, tmp_path):
+    from datatrove.data import Document
+
+    from greennlp.encoders import load_tokenizer
+
+    texts = corpus[:12]
+
+    def documents(fail_at: int | None = None):
+        for i, text in enumerate(texts):
+            if i == fail_at:
+                raise RuntimeError("the task died")
+            yield Document(text=text, id=str(i), metadata={"file_path": "part-0.jsonl"})
+
+    def run_task(fail_at: int | None = None) -> None:
+        packer = ContentWordPacker(str(tokenizer_folder), seq_len=SEQ_LEN, batch_size=2)
+        writer = PackedBlockWriter(str(tmp_path / "packed"), batch_size=2)  # small batches: written before the end
+        for _ in writer.run(packer.run(documents(fail_at), rank=0), rank=0):
+            pass
+
+    with pytest.raises(RuntimeError, match="the task died"):
+        run_task(fail_at=9)
+    assert not list((tmp_path / "packed").rglob("*.parquet"))
+    with pytest.raises(FileNotFoundError, match="no \\*.parquet shards"):
+        load_packed_shards(tmp_path / "packed")
+    # a killed run leaves a file without its footer in the task's hidden folder: readers skip it, the rerun clears it
+    killed = tmp_path / "packed" / ".partial" / "00000" / "000_00000.parquet"
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"PAR1 half a shard")
+    run_task()
+    assert [path.name for path in (tmp_path / "packed").rglob("*.parquet")] == ["000_00000.parquet"]
+    blocks = load_packed_shards(tmp_path / "packed", cache_dir=tmp_path / "cache")
+    tokenizer = load_tokenizer(tokenizer_folder, model_max_length=10**9)
+    tagged = add_content_word_mask(Dataset.from_dict({"text": texts}), tokenizer, ContentWordTagger("blank"),
+                                   max_length=None, progress=False)
+    tokens = sum(len(ids) for ids in tagged["input_ids"])
+    assert len(blocks) == tokens // SEQ_LEN  # every block of all 12 documents
+
