@@ -28,7 +28,7 @@ from transformers import Trainer, TrainerCallback
 from greennlp._files import FolderInUseError, exclusive_folder, remove_stale_temporaries, write_json
 
 from .matching import ExampleIndex, dataset_fingerprints
-from .recorder import DynamicsRecorder, PartialRecordError, gather_observations
+from .recorder import DynamicsRecorder, PartialRecordError, gather_observations, raise_if_any_rank_failed
 from .storage import (
     EXAMPLES_FILE,
     FORMAT_VERSION,
@@ -133,10 +133,15 @@ class DataMapCallback(TrainerCallback):
         if train_dataloader is None or model is None:
             raise DataMapError("DataMapCallback needs a Trainer with a train_dataset.")
         self._is_writer = state.is_world_process_zero
-        if self._is_writer:
-            self._acquire_folder()
+        error = None
         try:
-            self._begin(args, state, model, train_dataloader)
+            try:
+                if self._is_writer:
+                    self._acquire_folder()
+                self._begin(args, state, model, train_dataloader)
+            except Exception as exc:  # under DDP every rank must hear of it, or the others hang at the first sync
+                error = exc
+            raise_if_any_rank_failed(error, "on_train_begin")
         except BaseException:
             self._release_folder()
             raise

@@ -216,6 +216,31 @@ class PartialRecordError(ValueError):
     """A saved partial record belongs to another epoch than the checkpoint it was saved beside."""
 
 
+def raise_if_any_rank_failed(error: BaseException | None, step: str) -> None:
+    """Under DDP, tell every rank whether any rank failed at ``step``; identity without DDP.
+
+    A rank that raises alone leaves the others waiting at the next collective (the first gradient sync) until the
+    process group's timeout, 30 minutes by default. Every rank calls this at the same point, so all of them stop:
+    the failed rank re-raises its own error, the others raise a ``DataMapError`` that names it. Collective: call
+    it on every rank or on none.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        if error is not None:
+            raise error
+        return
+    world = torch.distributed.get_world_size()
+    messages: list[Any] = [None] * world
+    torch.distributed.all_gather_object(messages, None if error is None else f"{type(error).__name__}: {error}")
+    if error is not None:
+        raise error
+    failed = [(rank, message) for rank, message in enumerate(messages) if message is not None]
+    if failed:
+        from .callback import DataMapError
+
+        rank, message = failed[0]
+        raise DataMapError(f"DataMapCallback failed at {step} on rank {rank} ({message}); every rank stops.")
+
+
 def gather_observations(observations: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     """Collect every rank's observations on rank 0 (returned there, ``None`` elsewhere); identity without DDP."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
