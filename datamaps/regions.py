@@ -168,9 +168,7 @@ def mixed_positions(table: pd.DataFrame, region: str, fraction: float, mix: dict
     if fraction is None:
         raise ValueError("A mixed selection needs `fraction` (e.g. 0.33): the shares are shares of that count.")
     name = canonical_region(region)
-    reason = no_regions_message(table)
-    if reason is not None:
-        raise ValueError(f"Cannot select {name!r}: this map has no regions: {reason}.")
+    ranked = region_positions(table, name, seed=seed)  # the whole region in its sort order; raises without regions
     count = count_for_fraction(fraction, len(table))
     shares = {canonical_region(other): float(share) for other, share in mix.items()}
     if name in shares or any(not 0 <= share <= 1 for share in shares.values()) or sum(shares.values()) > 1:
@@ -185,13 +183,8 @@ def mixed_positions(table: pd.DataFrame, region: str, fraction: float, mix: dict
             raise ValueError(f"mix asks for {wanted} {other} examples but the map has {len(members)}; lower its "
                              "share or the fraction.")
         chosen.append(rng.choice(members, size=wanted, replace=False))
-    taken = sum(len(c) for c in chosen)
-    column, highest = REGIONS[name]
-    scores = np.where(has_variability(table), table[column].to_numpy(dtype=np.float64), np.nan)
-    members = np.flatnonzero((table["region"] == name).to_numpy())
-    ranked = members[rank_order(scores[members], highest, seed)]
     taken_positions = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
-    return np.concatenate([_fill(table, name, ranked, count - taken, fraction, seed, taken_positions),
+    return np.concatenate([_fill(table, name, ranked, count - len(taken_positions), fraction, seed, taken_positions),
                            taken_positions])
 
 
