@@ -15,13 +15,20 @@ def distillation_loss(
     temperature: float = 2.0,
     alpha: float = 0.5,
 ) -> torch.Tensor:
-    """``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels)``, where ``_T`` is the
-    softmax at temperature ``T`` (the ``T^2`` keeps the soft term's gradients on the scale of the hard one).
-    Without labels the loss is the soft term alone.
+    """``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels)``, averaged over the batch,
+    where ``_T`` is the softmax at temperature ``T`` (the ``T^2`` keeps the soft term's gradients on the scale of
+    the hard one). Without labels the loss is the soft term alone.
+
+    A row labelled ``-100`` (the label ``transformers`` ignores) has no hard term: it adds only
+    ``alpha * soft`` to the batch mean. So unlabelled transfer sentences can be mixed with the labelled training
+    set, the recipe for small students (Turc et al. 2019, "Well-Read Students Learn Better"): the teacher labels
+    what nobody labelled.
 
     >>> import torch
     >>> logits = torch.tensor([[2.0, -1.0]])
     >>> float(distillation_loss(logits, logits, None))   # a student equal to its teacher: nothing to learn
+    0.0
+    >>> float(distillation_loss(logits, logits, torch.tensor([-100])))   # unlabelled: the soft term only
     0.0
     """
     log_student = nn.functional.log_softmax(student_logits.float() / temperature, dim=-1)
@@ -29,8 +36,10 @@ def distillation_loss(
     soft = nn.functional.kl_div(log_student, log_teacher, log_target=True, reduction="batchmean") * temperature**2
     if labels is None:
         return soft
-    hard = nn.functional.cross_entropy(student_logits.float(), labels.view(-1))
-    return alpha * soft + (1 - alpha) * hard
+    labels = labels.view(-1)
+    # summed over the labelled rows and divided by the whole batch: each row weighs the same, labelled or not
+    hard = nn.functional.cross_entropy(student_logits.float(), labels, ignore_index=-100, reduction="sum")
+    return alpha * soft + (1 - alpha) * hard / labels.numel()
 
 
 class DistillationTrainer(Trainer):

@@ -7,7 +7,8 @@ fine-tuned with LayerDrop (layer_drop) run with all its layers and with every ot
 retraining), against the teacher pruned the same way; the teacher without its least important attention heads
 (head_importance on held-out training rows, prune_heads); early exit (bench_inference.train_early_exit); and int8
 on top of the best of the others (the fastest within 1 point of the full model's dev accuracy, else the most
-accurate). Each row has SST-2 dev accuracy, IMDB and CR accuracy (out of domain, seeded subsamples, max length
+accurate). With --transfer-size N, the students are also distilled on the labelled set plus N unlabelled SST-2
+training sentences that no other row sees (the teacher's soft labels only; Turc et al. 2019), with int8 on each. Each row has SST-2 dev accuracy, IMDB and CR accuracy (out of domain, seeded subsamples, max length
 128; encoders.accuracy), ms per example of batched inference (dev set, length-sorted batches of 64, fp32, fastest
 of --repeats rounds) at each --threads count, timed alternately with the full model so that every speed-up is
 measured under the same load (early-exit rows time `predict`, which also pads its batches), FLOPs per example (early_exit_flops on each dev example's length) and the size of
@@ -38,6 +39,7 @@ os.environ.setdefault("GREENNLP_CPU_BF16", "0")  # every row in fp32, so that in
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bench_inference import load_sst2_tokenizer, sst2_splits, train_early_exit, training_arguments  # noqa: E402
+from datasets import concatenate_datasets  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from transformers import AutoModelForSequenceClassification, Trainer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
@@ -88,12 +90,12 @@ class Models:
         self.cache[name] = model.float().eval()
         return self.cache[name]
 
-    def _train(self, model, trainer_class=Trainer, **extra):
+    def _train(self, model, trainer_class=Trainer, split: str = "train", **extra):
         args = self.args
         with tempfile.TemporaryDirectory(prefix="greennlp-bench-compression-") as folder:
             arguments = training_arguments(folder, epochs=args.epochs, learning_rate=args.learning_rate,
                                            batch_size=args.batch_size, seed=args.seed)
-            trainer_class(model=model, args=arguments, train_dataset=self.tokenized["train"],
+            trainer_class(model=model, args=arguments, train_dataset=self.tokenized[split],
                           data_collator=PaddingCollator(self.tokenizer.pad_token_id), **extra).train()
         return model
 
@@ -106,16 +108,19 @@ class Models:
     def teacher(self):
         return self._saved("teacher", lambda: self._train(self._pretrained()))
 
-    def student(self, layers: int, distilled: bool):
+    def student(self, layers: int, distilled: bool, transfer: bool = False):
+        """The teacher's first ``layers`` layers trained on the labels, or distilled; with ``transfer``, distilled
+        on the labelled rows plus the unlabelled transfer rows (label -100: the soft term only)."""
         def train():
             # DistillationTrainer freezes the teacher it is given: the student's copy of its layers must train
             student = keep_layers(self.teacher(), list(range(layers))).requires_grad_(True)
             if not distilled:
                 return self._train(student)
-            return self._train(student, DistillationTrainer, teacher=self.teacher(),
-                               temperature=self.args.temperature, alpha=self.args.alpha)
+            return self._train(student, DistillationTrainer, split="transfer" if transfer else "train",
+                               teacher=self.teacher(), temperature=self.args.temperature, alpha=self.args.alpha)
 
-        return self._saved(f"first-{layers}-{'distilled' if distilled else 'labels'}", train)
+        name = f"first-{layers}-{'distilled' if distilled else 'labels'}"
+        return self._saved(f"{name}-transfer{self.args.transfer_size}" if transfer else name, train)
 
     def layer_drop(self):
         return self._saved("layer-drop", lambda: self._train(self._pretrained(self.args.layer_drop)))
@@ -154,6 +159,12 @@ def rows_to_run(models: Models, args) -> dict[str, Callable[[], torch.nn.Module]
     for share in args.head_shares:
         rows[f"{share:.0%} of heads pruned"] = lambda share=share: prune_heads(models.teacher(), models.importance(),
                                                                               share=share)
+    if args.transfer_size:
+        for size in args.student_layers:
+            name = f"first {size} layers, distilled + {args.transfer_size:,} unlabelled"
+            rows[name] = lambda size=size: models.student(size, distilled=True, transfer=True)
+            rows[f"int8 + {name}"] = lambda size=size: quantize_int8(models.student(size, distilled=True,
+                                                                                    transfer=True))
     return rows
 
 
@@ -325,6 +336,9 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="weight of the teacher's soft labels")
     parser.add_argument("--layer-drop", type=float, default=0.5,
                         help="LayerDrop probability (higher keeps more accuracy when more layers are pruned)")
+    parser.add_argument("--transfer-size", type=int, default=0,
+                        help="unlabelled SST-2 training rows (disjoint from the others) the students are also "
+                             "distilled on: adds a distilled and an int8 row per student size")
     parser.add_argument("--head-shares", type=float, nargs="+", default=[0.25, 0.5], help="shares of heads pruned")
     parser.add_argument("--exit-thresholds", type=float, nargs="*", default=[0.9, 0.8],
                         help="early-exit rows (none: skip training the early-exit model)")
@@ -339,7 +353,8 @@ def main() -> None:
     torch.set_num_threads(max(args.threads))
 
     output = Path(args.output_dir)
-    settings = {k: v for k, v in vars(args).items() if k not in ("output_dir", "data", "repeats")}
+    # --transfer-size only adds rows, named after it, so results with and without it share a folder
+    settings = {k: v for k, v in vars(args).items() if k not in ("output_dir", "data", "repeats", "transfer_size")}
     settings_file = output / "settings.json"
     if settings_file.is_file() and json.loads(settings_file.read_text()) != json.loads(json.dumps(settings)):
         raise SystemExit(f"{output} holds results of other settings ({settings_file}); use another --output-dir.")
@@ -352,6 +367,16 @@ def main() -> None:
     imdb = load_benchmark("imdb", "test", args.data, limit=args.ood_size, seed=args.seed)
     cr = load_benchmark("cr", "all", args.data, limit=args.ood_size, seed=args.seed)
     tokenized = {"train": tokenize_dataset(train, tokenizer), "held_out": tokenize_dataset(held_out, tokenizer)}
+    if args.transfer_size:
+        skip = args.train_size + args.held_out_size  # load_benchmark's seeded subsets are prefixes of one shuffle
+        pool = load_benchmark("sst2", "train", args.data, limit=skip + args.transfer_size, seed=args.seed)
+        if len(pool) < skip + args.transfer_size:
+            raise SystemExit(f"--transfer-size {args.transfer_size}: SST-2 has only {len(pool) - skip} training rows "
+                             "beyond the labelled and held-out ones.")
+        unlabelled = pool.select(range(skip, len(pool))).map(lambda _: {"label": -100})
+        tokenized["transfer"] = concatenate_datasets([tokenized["train"],
+                                                      tokenize_dataset(unlabelled, tokenizer).cast(
+                                                          tokenized["train"].features)])
     data = {"tokenizer": tokenizer, "dev": dev, "imdb": imdb, "cr": cr,
             **{f"{name}_tokenized": tokenize_dataset(split, tokenizer, max_length=128)
                for name, split in (("dev", dev), ("imdb", imdb), ("cr", cr))}}

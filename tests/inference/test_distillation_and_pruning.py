@@ -23,6 +23,24 @@ def test_loss_combines_soft_and_hard_terms():
     torch.testing.assert_close(soft, expected)
 
 
+
+def test_unlabelled_rows_get_only_the_soft_term():
+    """Rows labelled -100 (unlabelled transfer sentences) weigh like labelled ones but have no hard term."""
+    student = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.5, 0.5], [-1.0, 1.0]])
+    teacher = torch.tensor([[3.0, -1.0], [0.5, 0.0], [2.0, 0.0], [0.0, 0.0]])
+    labels = torch.tensor([0, -100, 1, -100])
+    per_row = [distillation_loss(student[i:i + 1], teacher[i:i + 1],
+                                 None if labels[i] == -100 else labels[i:i + 1], temperature=2.0, alpha=0.3)
+               if labels[i] != -100 else
+               0.3 * distillation_loss(student[i:i + 1], teacher[i:i + 1], None, temperature=2.0)
+               for i in range(4)]
+    torch.testing.assert_close(distillation_loss(student, teacher, labels, temperature=2.0, alpha=0.3),
+                               torch.stack(per_row).mean())
+    unlabelled = torch.full((4,), -100)
+    loss = distillation_loss(student, teacher, unlabelled, temperature=2.0, alpha=0.3)
+    assert torch.isfinite(loss)  # a batch with no label at all is not NaN
+    torch.testing.assert_close(loss, 0.3 * distillation_loss(student, teacher, None, temperature=2.0))
+
 def test_distillation_trainer_trains_a_student_from_a_teacher(tiny_tokenizer, tokenized, tmp_path, train_args):
     train, dev = tokenized
     teacher = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=1)
