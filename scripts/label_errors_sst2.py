@@ -4,6 +4,9 @@ noise rate, and each method's price tag (training FLOPs, wall time).
 
     python scripts/label_errors_sst2.py --model tiny --train-size 2000 --epochs 2 --seeds 0 --output-dir runs/le
 
+Resumable: each finished seed's rows are appended to the results file (--results, default
+<output-dir>/results.jsonl) and a rerun with the same settings skips that seed.
+
 cleanlab is a benchmark dependency: pip install 'greennlp[bench]'.
 """
 from __future__ import annotations
@@ -41,6 +44,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for cleanlab")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--results", help="results file to append to and resume from (default: <output-dir>/results.jsonl)")
     args = parser.parse_args()
     try:
         from cleanlab.filter import find_label_issues
@@ -49,9 +53,21 @@ def main() -> None:
 
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
+    results_path = Path(args.results) if args.results else output / "results.jsonl"
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"model": args.model, "train_size": args.train_size, "noise": args.noise, "epochs": args.epochs,
+                "learning_rate": args.learning_rate, "batch_size": args.batch_size, "folds": args.folds}
+    earlier = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()] \
+        if results_path.exists() else []
+    # rows of other settings in the same file are kept but neither resumed nor summarised
+    earlier = [r for r in earlier if all(r.get(k) == v for k, v in settings.items())]
     scratch = args.model in MINIATURE_SIZES
-    records = []
+    records = [r for r in earlier if r["seed"] in args.seeds]
     for seed in args.seeds:
+        if sum(r["seed"] == seed for r in records) == 4:
+            print(f"seed {seed}: done in {results_path}", flush=True)
+            continue
+        records = [r for r in records if r["seed"] != seed]
         clean = load_benchmark("sst2", "train", args.data, limit=args.train_size, seed=seed)
         train, flipped = flip_labels(clean, args.noise, seed=seed)
         tokenizer = (train_wordpiece_tokenizer(train["text"], vocab_size=8000) if scratch
@@ -71,7 +87,7 @@ def main() -> None:
         data_map = DataMap.load(map_dir)
         for by in ("aum", "confidence"):
             suspects = data_map.label_errors(by=by, count=len(flipped))
-            records.append({"seed": seed, "method": f"data map ({by})", "trainings": 1,
+            records.append({**settings, "seed": seed, "method": f"data map ({by})", "trainings": 1,
                             **scores(suspects.index, flipped), "flagged": len(suspects),
                             "train_flops": budget.price_tag_.train_flops, "wall_seconds": round(map_seconds, 1)})
             print(records[-1], flush=True)
@@ -94,23 +110,24 @@ def main() -> None:
         ranked = find_label_issues(labels, probabilities, return_indices_ranked_by="self_confidence")
         ids = np.asarray(train["id"])
         for name, chosen in (("cleanlab (its own flags)", ranked), ("cleanlab (top k)", ranked[:len(flipped)])):
-            records.append({"seed": seed, "method": name, "trainings": args.folds, **scores(ids[chosen], flipped),
+            records.append({**settings, "seed": seed, "method": name, "trainings": args.folds, **scores(ids[chosen], flipped),
                             "flagged": len(chosen), "train_flops": flops, "wall_seconds": round(cleanlab_seconds, 1)})
             print(records[-1], flush=True)
-        with open(output / "results.jsonl", "a", encoding="utf-8") as handle:
+        with open(results_path, "a", encoding="utf-8") as handle:
             for record in records[-4:]:
                 handle.write(json.dumps(record) + "\n")
 
     frame = pd.DataFrame(records)
+    seeds = frame["seed"].nunique()
     summary = frame.groupby("method", sort=False)[["precision", "recall", "flagged", "train_flops",
-                                                   "wall_seconds"]].agg(["mean", "std"])
+                                                   "wall_seconds"]].agg(["mean", population_std])
     print(f"\nSST-2, {args.train_size:,} examples, {args.noise:.0%} flipped, model {args.model}, "
           f"{args.epochs:g} epochs, seeds {args.seeds} (mean ± std; k = number of flipped labels)\n")
     print("| method | trainings | precision | recall | flagged | training FLOPs | wall s |")
     print("|---|---|---|---|---|---|---|")
     for method, row in summary.iterrows():
         trainings = int(frame.loc[frame["method"] == method, "trainings"].iloc[0])
-        print(f"| {method} | {trainings} | {fmt(row, 'precision')} | {fmt(row, 'recall')} | "
+        print(f"| {method} | {trainings} | {fmt(row, 'precision', seeds)} | {fmt(row, 'recall', seeds)} | "
               f"{row[('flagged', 'mean')]:.0f} | {row[('train_flops', 'mean')]:.3g} | "
               f"{row[('wall_seconds', 'mean')]:.0f} |")
 
@@ -132,9 +149,13 @@ def scores(chosen, flipped: set) -> dict:
     return {"precision": found / max(len(chosen), 1), "recall": found / max(len(flipped), 1)}
 
 
-def fmt(row, column: str) -> str:
-    std = row[(column, "std")]
-    return f"{row[(column, 'mean')]:.3f}" + ("" if np.isnan(std) else f" ± {std:.3f}")
+def population_std(values) -> float:
+    """The project's one std convention: population (ddof=0)."""
+    return float(np.std(values))
+
+
+def fmt(row, column: str, seeds: int) -> str:
+    return f"{row[(column, 'mean')]:.3f}" + (f" ± {row[(column, 'population_std')]:.3f}" if seeds > 1 else "")
 
 
 if __name__ == "__main__":
