@@ -12,7 +12,14 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import BertConfig, BertModel, BertPreTrainedModel, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    BertConfig,
+    BertModel,
+    BertPreTrainedModel,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import SequenceClassifierOutput
 
@@ -30,19 +37,30 @@ class EarlyExitOutput(SequenceClassifierOutput):
     exit_logits: tuple[torch.Tensor, ...] | None = None
 
 
+POOLINGS = ("cls", "mean")
+
+
 class ExitHead(nn.Module):
-    """A classifier on the [CLS] vector: BERT's pooler (dense + tanh), dropout, a linear layer."""
+    """A classifier on the [CLS] vector (``config.exit_pooling="cls"``) or on the mean of the non-padding token
+    vectors (``"mean"``): BERT's pooler (dense + tanh), dropout, a linear layer."""
 
     def __init__(self, config: BertConfig):
         super().__init__()
+        self.mean = config.exit_pooling == "mean"
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        pooled = torch.tanh(self.dense(hidden_states[:, 0]))
-        return self.classifier(self.dropout(pooled))
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.mean:
+            vector = hidden_states[:, 0]
+        elif attention_mask is None:
+            vector = hidden_states.mean(dim=1)
+        else:  # elementwise, so that it adds no matmul: FLOP counts stay those of the layers and the exits
+            weights = attention_mask.to(hidden_states.dtype).unsqueeze(-1)
+            vector = (hidden_states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+        return self.classifier(self.dropout(torch.tanh(self.dense(vector))))
 
 
 class EarlyExitClassifier(BertPreTrainedModel):
@@ -58,7 +76,9 @@ class EarlyExitClassifier(BertPreTrainedModel):
     ----------
     config:
         A ``BertConfig``; ``config.exit_layers`` (a sorted list of 1-based layer numbers, the last layer
-        included) says where the classifiers sit, ``None`` meaning after every layer.
+        included) says where the classifiers sit, ``None`` meaning after every layer; ``config.exit_pooling``
+        what each exit reads: ``"mean"`` (the mean of the token vectors; :meth:`from_pretrained`'s default) or
+        ``"cls"`` (the [CLS] vector; a config without the field, such as a model saved before it existed).
 
     Attributes
     ----------
@@ -78,6 +98,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         config.exit_layers = _check_exit_layers(getattr(config, "exit_layers", None), config.num_hidden_layers)
+        config.exit_pooling = _check_pooling(getattr(config, "exit_pooling", None) or "cls")
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
         self.exits = nn.ModuleList(ExitHead(config) for _ in config.exit_layers)
@@ -92,6 +113,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
         *args,
         num_labels: int | None = None,
         exit_layers: Sequence[int] | None = None,
+        pooling: str = "mean",
         tokenizer: PreTrainedTokenizerBase | None = None,
         seed: int | None = None,
         **kwargs,
@@ -107,6 +129,11 @@ class EarlyExitClassifier(BertPreTrainedModel):
             Number of classes (2 when ``None``) for a new model; ignored when loading a saved early-exit model.
         exit_layers:
             1-based layer numbers with a classifier after them; ``None`` puts one after every layer.
+        pooling:
+            What each exit classifies: ``"mean"``, the mean of the non-padding token vectors, or ``"cls"``, the
+            [CLS] vector (BERT's own classifier and DeeBERT's exits). With all-MiniLM-L6-v2, whose [CLS] vector
+            was never trained, the [CLS] exits before the last two layers stayed at chance while the mean-pooled
+            ones learned (docs/inference.md). Ignored when loading a saved early-exit model.
         tokenizer:
             For a miniature size: the vocabulary size comes from it.
         seed:
@@ -117,14 +144,17 @@ class EarlyExitClassifier(BertPreTrainedModel):
             return super().from_pretrained(path, *args, **kwargs)
         encoder = load_encoder(path, num_labels=2 if num_labels is None else num_labels, tokenizer=tokenizer,
                                seed=seed, **kwargs)
-        return cls.from_encoder(encoder, exit_layers=exit_layers, seed=seed)
+        return cls.from_encoder(encoder, exit_layers=exit_layers, pooling=pooling, seed=seed)
 
     @classmethod
     def from_encoder(
-        cls, model: PreTrainedModel, *, exit_layers: Sequence[int] | None = None, seed: int | None = None,
+        cls, model: PreTrainedModel, *, exit_layers: Sequence[int] | None = None, pooling: str = "mean",
+        seed: int | None = None,
     ) -> EarlyExitClassifier:
         """Wrap a BERT model (``BertModel`` or ``BertForSequenceClassification``): its embeddings and layers are
-        copied, and every exit starts from its pooler and, where it has one, its classifier.
+        copied, and every exit starts from its pooler and, where it has one, its classifier (with
+        ``pooling="cls"`` the last exit then equals the wrapped classifier). ``pooling`` as in
+        :meth:`from_pretrained`.
 
         Raises ``ValueError`` for an encoder that is not BERT-architecture (no ``embeddings`` and
         ``encoder.layer``)."""
@@ -137,6 +167,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
         config = BertConfig.from_dict(model.config.to_dict())
         config._attn_implementation = model.config._attn_implementation
         config.exit_layers = list(exit_layers) if exit_layers is not None else None
+        config.exit_pooling = _check_pooling(pooling)
         config.architectures = [cls.__name__]
         torch_state = torch.random.get_rng_state()
         if seed is not None:
@@ -153,6 +184,34 @@ class EarlyExitClassifier(BertPreTrainedModel):
             if isinstance(classifier, nn.Linear) and classifier.out_features == config.num_labels:
                 head.classifier.load_state_dict(classifier.state_dict())
         return wrapped.to(next(model.parameters()).device, dtype=next(model.parameters()).dtype)
+
+    def parameter_groups(self, *, learning_rate: float, exit_learning_rate: float,
+                         weight_decay: float = 0.0) -> list[dict]:
+        """Parameter groups for a ``torch.optim`` optimizer: the encoder at ``learning_rate``, the exit classifiers
+        at ``exit_learning_rate``; weight decay on neither biases nor LayerNorm weights (``Trainer``'s rule).
+
+        New exit classifiers on a pretrained encoder learn slowly at a fine-tuning learning rate, and the early ones
+        stay at chance for longer (measured on SST-2 with all-MiniLM-L6-v2 in docs/inference.md); a larger rate
+        for the exits alone fixes that without disturbing the encoder. ``Trainer`` builds one learning rate for
+        all parameters, so pass the optimizer in (its warm-up and decay schedule still applies to each group):
+
+        >>> optimizer = torch.optim.AdamW(model.parameter_groups(learning_rate=5e-5, exit_learning_rate=1e-3))  # doctest: +SKIP
+        >>> Trainer(model=model, args=args, train_dataset=train, optimizers=(optimizer, None)).train()  # doctest: +SKIP
+        """
+        for name, value in (("learning_rate", learning_rate), ("exit_learning_rate", exit_learning_rate)):
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number; got {value!r}.")
+        if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0; got {weight_decay!r}.")
+        decayed = set(Trainer.get_decay_parameter_names(None, self))  # Trainer's rule; it does not use the trainer
+        groups = []
+        for rate, prefix in ((learning_rate, "bert."), (exit_learning_rate, "exits.")):
+            named = [(n, p) for n, p in self.named_parameters() if n.startswith(prefix) and p.requires_grad]
+            for decay in (True, False):
+                params = [p for n, p in named if (n in decayed) == decay]
+                if params:
+                    groups.append({"params": params, "lr": rate, "weight_decay": weight_decay if decay else 0.0})
+        return groups
 
     # --- the layer-by-layer forward pass shared by training and early-exit inference ------------------------------
     def _layer(self, index: int, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -176,7 +235,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
         for index in range(self.config.exit_layers[-1]):
             hidden_states = self._layer(index, hidden_states, attention_mask)
             if index + 1 in exit_at:
-                exit_logits.append(self.exits[exit_at[index + 1]](hidden_states))
+                exit_logits.append(self.exits[exit_at[index + 1]](hidden_states, attention_mask))
         loss = None
         if labels is not None:
             losses = [nn.functional.cross_entropy(logits.float(), labels.view(-1)) for logits in exit_logits]
@@ -245,7 +304,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
                 if layer not in exit_at:
                     continue
                 position = exit_at[layer]
-                logits = self.exits[position](hidden_states).float() / self.temperatures[position]
+                logits = self.exits[position](hidden_states, mask).float() / self.temperatures[position]
                 best, label = torch.softmax(logits, dim=-1).max(dim=-1)
                 done = best > threshold if layer < last else torch.ones_like(best, dtype=torch.bool)
                 finished = index[rows[done].numpy()]
@@ -314,6 +373,12 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     if not np.isfinite(temperature) or temperature <= 0:
         return 1.0
     return temperature
+
+
+def _check_pooling(pooling: str) -> str:
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling is one of {POOLINGS}; got {pooling!r}.")
+    return pooling
 
 
 def _check_exit_layers(exit_layers: Sequence[int] | None, num_layers: int) -> list[int]:

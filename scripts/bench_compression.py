@@ -136,9 +136,11 @@ class Models:
     def early_exit(self):
         def train():
             args = self.args
+            # the recipe of the early-exit rows in docs/inference.md's compression table: [CLS] exits, one
+            # learning rate (bench_inference.py measures the mean-pooled exits with their own rate)
             return train_early_exit(args.model, self.tokenizer, self.tokenized["train"], self.tokenized["held_out"],
                                     epochs=args.epochs, learning_rate=args.learning_rate,
-                                    batch_size=args.batch_size, seed=args.seed)
+                                    batch_size=args.batch_size, seed=args.seed, pooling="cls")
 
         return self._saved("early-exit", train, loader=EarlyExitClassifier)
 
@@ -160,7 +162,7 @@ def rows_to_run(models: Models, args) -> dict[str, Callable[[], torch.nn.Module]
         rows[f"{share:.0%} of heads pruned"] = lambda share=share: prune_heads(models.teacher(), models.importance(),
                                                                               share=share)
     if args.transfer_size:
-        for size in args.student_layers:
+        for size in sorted(args.student_layers, reverse=True):  # the most accurate student first
             name = f"first {size} layers, distilled + {args.transfer_size:,} unlabelled"
             rows[name] = lambda size=size: models.student(size, distilled=True, transfer=True)
             rows[f"int8 + {name}"] = lambda size=size: quantize_int8(models.student(size, distilled=True,

@@ -17,6 +17,7 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import Trainer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
@@ -57,16 +58,22 @@ def training_arguments(folder: str, *, epochs: float, learning_rate: float, batc
 
 
 def train_early_exit(model_name: str, tokenizer, train, calibration, *, epochs: float, learning_rate: float,
-                     batch_size: int, seed: int) -> EarlyExitClassifier:
-    """An EarlyExitClassifier (an exit after every layer) trained on tokenized ``train`` with a plain Trainer and
-    calibrated on tokenized ``calibration``."""
+                     batch_size: int, seed: int, pooling: str = "mean",
+                     exit_learning_rate: float | None = None) -> EarlyExitClassifier:
+    """An EarlyExitClassifier (an exit after every layer, ``pooling``) trained on tokenized ``train`` with a plain
+    Trainer and calibrated on tokenized ``calibration``; with ``exit_learning_rate`` the exit classifiers train at
+    that rate (EarlyExitClassifier.parameter_groups), else everything at ``learning_rate``."""
     miniature = model_name in MINIATURE_SIZES
     model = EarlyExitClassifier.from_pretrained(model_name, num_labels=2, tokenizer=tokenizer if miniature else None,
-                                                seed=seed)
+                                                pooling=pooling, seed=seed)
+    optimizers = (None, None)
+    if exit_learning_rate is not None:
+        optimizers = (torch.optim.AdamW(model.parameter_groups(learning_rate=learning_rate,
+                                                               exit_learning_rate=exit_learning_rate)), None)
     with tempfile.TemporaryDirectory(prefix="greennlp-bench-inference-") as folder:
         arguments = training_arguments(folder, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                                        seed=seed)
-        Trainer(model=model, args=arguments, train_dataset=train,
+        Trainer(model=model, args=arguments, train_dataset=train, optimizers=optimizers,
                 data_collator=PaddingCollator(tokenizer.pad_token_id)).train()
     return model.calibrate(calibration)
 
@@ -83,6 +90,9 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="default 5e-5 for a pretrained model, 1e-3 for a miniature size from scratch")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="what each exit classifies")
+    parser.add_argument("--exit-learning-rate", type=float, default=1e-3,
+                        help="learning rate of the exit classifiers (0: the same as --learning-rate)")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the timed inference")
     parser.add_argument("--repeats", type=int, default=3, help="timing rounds over all thresholds (fastest kept)")
@@ -97,10 +107,15 @@ def main() -> None:
     learning_rate = args.learning_rate or (1e-3 if args.model in MINIATURE_SIZES else 5e-5)
     start = time.perf_counter()
     model = train_early_exit(args.model, tokenizer, tokenized["train"], tokenized["calibration"], epochs=args.epochs,
-                             learning_rate=learning_rate, batch_size=args.batch_size, seed=args.seed)
-    print(f"trained {args.model} ({model.config.num_hidden_layers} layers) on {len(train)} SST-2 examples, "
+                             learning_rate=learning_rate, batch_size=args.batch_size, seed=args.seed,
+                             pooling=args.pooling, exit_learning_rate=args.exit_learning_rate or None)
+    print(f"trained {args.model} ({model.config.num_hidden_layers} layers, {args.pooling}-pooled exits, exit "
+          f"learning rate {args.exit_learning_rate or learning_rate:g}) on {len(train)} SST-2 examples, "
           f"{args.epochs} epochs, and calibrated in {time.perf_counter() - start:.0f} s")
     print("temperatures per exit:", [round(float(t), 3) for t in model.temperatures])
+    labels = np.asarray(dev["label"])
+    print("dev accuracy of each exit alone:",
+          [round(float((logits.argmax(-1) == labels).mean()), 3) for logits in model.exit_logits(tokenized["dev"])])
 
     torch.set_num_threads(args.threads)
     curve = exit_curve(model, tokenized["dev"], [1.0, *args.thresholds], batch_size=64, repeats=args.repeats)

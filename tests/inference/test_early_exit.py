@@ -24,13 +24,71 @@ def test_default_exits_after_every_layer_and_forward_returns_joint_loss(tiny_tok
 
 def test_from_encoder_copies_the_encoder_and_matches_it_at_the_last_exit(tiny_tokenizer, tokenized):
     encoder = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=3).eval()
-    model = EarlyExitClassifier.from_encoder(encoder, exit_layers=[1, 2]).eval()
+    model = EarlyExitClassifier.from_encoder(encoder, exit_layers=[1, 2], pooling="cls").eval()
     batch = PaddingCollator(tiny_tokenizer.pad_token_id)([tokenized[0][i] for i in range(5)])
     labels = batch.pop("labels")
     with torch.no_grad():
         torch.testing.assert_close(model(**batch).logits, encoder(**batch).logits, atol=1e-5, rtol=1e-5)
     assert model(**batch, labels=labels).loss is not None
 
+
+def test_mean_pooled_exits_read_the_mean_of_the_unpadded_tokens(tiny_tokenizer, tokenized):
+    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0).eval()
+    assert model.config.exit_pooling == "mean"
+    rows = [tokenized[0][i] for i in range(6)]
+    batch = PaddingCollator(tiny_tokenizer.pad_token_id)(rows)
+    batch.pop("labels")
+    assert (batch["attention_mask"] == 0).any()  # the batch has padding, which the mean must leave out
+    with torch.no_grad():
+        logits = model(**batch).exit_logits
+        for i, row in enumerate(rows):
+            ids = torch.tensor([row["input_ids"]])  # one row alone: no padding
+            hidden, states = model.bert.embeddings(input_ids=ids), []
+            for index in range(model.config.num_hidden_layers):
+                hidden = model._layer(index, hidden, torch.ones_like(ids))
+                states.append(hidden)
+            for position, layer in enumerate(model.config.exit_layers):
+                head = model.exits[position]
+                expected = head.classifier(torch.tanh(head.dense(states[layer - 1][0].mean(dim=0))))
+                torch.testing.assert_close(logits[position][i], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_parameter_groups_give_the_exits_their_own_learning_rate(tiny_tokenizer, tokenized, tmp_path, train_args):
+    from transformers import Trainer
+
+    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
+    groups = model.parameter_groups(learning_rate=1e-4, exit_learning_rate=1e-2, weight_decay=0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    grouped = [names[id(p)] for group in groups for p in group["params"]]
+    assert sorted(grouped) == sorted(names.values())  # every parameter once
+    for group in groups:
+        group_names = [names[id(p)] for p in group["params"]]
+        assert group["lr"] == (1e-2 if group_names[0].startswith("exits.") else 1e-4)
+        assert all(n.startswith("exits.") == group_names[0].startswith("exits.") for n in group_names)
+        no_decay = [n for n in group_names if n.endswith("bias") or "LayerNorm" in n]
+        assert group["weight_decay"] == (0.0 if no_decay else 0.01)
+        assert not no_decay or len(no_decay) == len(group_names)
+    optimizer = torch.optim.AdamW(groups)
+    trainer = Trainer(model=model, args=train_args(tmp_path, max_steps=4, warmup_steps=0), train_dataset=tokenized[0],
+                      data_collator=PaddingCollator(tiny_tokenizer.pad_token_id), optimizers=(optimizer, None))
+    trainer.train()
+    rates = {group["lr"] / group["initial_lr"] for group in optimizer.param_groups}
+    assert len(rates) == 1  # the Trainer's schedule scales every group alike
+    with pytest.raises(ValueError, match="exit_learning_rate"):
+        model.parameter_groups(learning_rate=1e-4, exit_learning_rate=0)
+
+
+def test_pooling_is_saved_and_old_configs_mean_cls(tiny_tokenizer, tmp_path):
+    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0, pooling="cls")
+    model.save_pretrained(tmp_path / "cls")
+    assert EarlyExitClassifier.from_pretrained(tmp_path / "cls").config.exit_pooling == "cls"
+    config = model.config.to_dict()
+    del config["exit_pooling"]
+    from transformers import BertConfig
+
+    assert EarlyExitClassifier(BertConfig.from_dict(config)).config.exit_pooling == "cls"
+    with pytest.raises(ValueError, match="pooling"):
+        EarlyExitClassifier.from_pretrained("tiny", tokenizer=tiny_tokenizer, pooling="max")
 
 def test_bad_exit_layers_and_non_bert_encoders_are_refused(tiny_tokenizer):
     with pytest.raises(ValueError, match="exit_layers"):
