@@ -9,11 +9,12 @@ retraining), against the teacher pruned the same way; the teacher without its le
 on top of the best of the others (the fastest within 1 point of the full model's dev accuracy, else the most
 accurate). With --transfer-size N, the students are also distilled on the labelled set plus N unlabelled SST-2
 training sentences that no other row sees (the teacher's soft labels only; Turc et al. 2019), with int8 on each
-and on the same student trained on the labels alone. Each row has SST-2 dev accuracy, IMDB and CR accuracy (out
-of domain, seeded subsamples, max length 128; encoders.accuracy), ms per example of batched inference (dev set, length-sorted batches of 64, fp32, fastest
-of --repeats rounds) at each --threads count, timed alternately with the full model so that every speed-up is
-measured under the same load (early-exit rows time `predict`, which also pads its batches), FLOPs per example (early_exit_flops on each dev example's length) and the size of
-the state dict.
+and on the same student trained on the labels alone. Each row has SST-2 dev accuracy, IMDB and CR accuracy (out of
+domain, seeded subsamples, max length 128; encoders.accuracy), ms per example of batched inference (dev set,
+length-sorted batches of 64, fp32, fastest of --repeats rounds) at each --threads count, timed alternately with
+the full model so that every speed-up is measured under the same load (early-exit rows time `predict`, which also
+pads its batches), FLOPs per example (early_exit_flops on each dev example's length) and the size of the state
+dict.
 
 Resumable: each finished row is appended to <output-dir>/results.jsonl and skipped by a rerun with the same
 settings; trained models are saved under <output-dir>/models/. Prints the markdown table and writes
