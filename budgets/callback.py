@@ -2,6 +2,7 @@
 real steps, tokens and examples seen, peak memory, energy) as ``price_tag.json`` beside the run."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
@@ -26,8 +27,15 @@ class BudgetCallback(TrainerCallback):
     FLOPs are counted with ``FlopCounterMode`` on ``flop_steps`` real optimizer steps spread evenly over the
     run (so length-grouped or bucketed batches are sampled fairly), then extrapolated to the whole run by the
     number of tokens processed (padding included, since padding is computed). Tokens and examples are read
-    by a forward pre-hook on the model in training mode, so evaluation passes are not counted. Metrics from
-    ``trainer.evaluate()`` (during or after training) are added to the saved price tag.
+    from the inputs of the model's forward passes in training mode, so evaluation passes are not counted.
+    Metrics from ``trainer.evaluate()`` (during or after training) are added to the saved price tag.
+
+    The counter, and the wrapper around ``model.forward`` that reads the inputs, live only from
+    ``on_step_begin`` to ``on_step_end``. A step that raises sends no event, so they are taken off as soon as
+    the failure shows: at once when the model's forward pass raises (the wrapper sees it; an interrupt too),
+    else at this callback's next event (``evaluate``, ``predict``, ``log``, ``save`` or another ``train``).
+    Left on, the counter would slow every later torch operation of the process (300 small forward passes:
+    2 s instead of 0.06 s). A run with a failed step gets no price tag.
 
     Parameters
     ----------
@@ -74,16 +82,21 @@ class BudgetCallback(TrainerCallback):
         self.save = save
         self.price_tag_: PriceTag | None = None
         self._latest_metrics: dict[str, float] = {}
+        self._counter = None
+        self._forward = None  # (our wrapper, what model.forward was before it) while a step runs
+        self._running = False
+        self._failed = False
 
     # -- recording -------------------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if model is None:
             raise ValueError("BudgetCallback needs the Trainer to pass `model` to callbacks (Trainer does).")
-        # Everything that can fail comes before the hook: a failed start must leave the model as it was.
+        self._release()  # what an earlier run of this callback left, if a step of it failed
+        self.price_tag_ = None
         self._meter = EnergyMeter(use_codecarbon=self.use_codecarbon, country_iso_code=self.country_iso_code)
         self._model = model
         self._counts = np.zeros(3, dtype=np.int64)  # examples, non-padding tokens, padded tokens
-        self._hook = model.register_forward_pre_hook(self._count_inputs, with_kwargs=True)
+        self._failed = False
         total = max(int(state.max_steps), 1)
         self._measure_at = set(np.linspace(0, total - 1, min(self.flop_steps, total)).round().astype(int).tolist())
         self._counter = None
@@ -96,11 +109,10 @@ class BudgetCallback(TrainerCallback):
             torch.cuda.reset_peak_memory_stats()
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._meter.start()
+        self._running = True
         self._start = time.perf_counter()
 
-    def _count_inputs(self, module, args, kwargs):
-        if not module.training:
-            return
+    def _count_inputs(self, args, kwargs) -> None:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         if not isinstance(input_ids, torch.Tensor):
             return
@@ -108,16 +120,90 @@ class BudgetCallback(TrainerCallback):
         real = int(mask.sum()) if isinstance(mask, torch.Tensor) else input_ids.numel()
         self._counts += (input_ids.shape[0], real, input_ids.numel())
 
+    def _wrap_forward(self) -> None:
+        # A wrapper, not hooks: torch runs no hook for a forward pass that raised an interrupt, and a hook that
+        # removed itself while torch runs the hooks of a failed pass would replace the error with another.
+        model = self._model
+        inner, before = model.forward, model.__dict__.get("forward")  # an instance forward (accelerate's autocast)
+
+        @functools.wraps(inner)  # keeps the signature, from which the Trainer picks the dataset's columns
+        def forward(*args, **kwargs):
+            if self._forward is None or self._forward[0] is not forward:  # left behind by someone's later wrapper
+                return inner(*args, **kwargs)
+            if model.training:
+                self._count_inputs(args, kwargs)
+            try:
+                return inner(*args, **kwargs)
+            except BaseException:
+                self._abandon()  # the Trainer sends no event after a failed step
+                raise
+
+        model.forward = forward
+        self._forward = (forward, before)
+
+    def _unwrap_forward(self) -> None:
+        wrapped, self._forward = self._forward, None
+        if wrapped is None:
+            return
+        forward, before = wrapped
+        model = self._model
+        if model.__dict__.get("forward") is forward:  # else someone wrapped ours: it now just passes through
+            if before is None:
+                del model.forward
+            else:
+                model.forward = before
+
     def on_step_begin(self, args, state, control, **kwargs):
+        if not self._running:
+            return
+        if self._forward is None:  # every training forward pass runs between on_step_begin and on_step_end
+            self._wrap_forward()
         if state.global_step - self._first_step in self._measure_at and self._counter is None:
             self._padded_before = int(self._counts[2])
             self._counter = flop_counter()
             self._counter.__enter__()
 
     def on_step_end(self, args, state, control, **kwargs):
+        if not self._running:
+            return
         if self._counter is not None:
             self._stop_counter()
+        self._unwrap_forward()
         self._peak_rss = max(self._peak_rss, _rss_mb())
+
+    # A step that raises sends no event: an event that comes while a step is still open tells of it.
+    def on_log(self, args, state, control, **kwargs):
+        self._abandon_an_open_step()
+
+    def on_save(self, args, state, control, **kwargs):
+        self._abandon_an_open_step()
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        self._abandon_an_open_step()
+
+    def on_predict(self, args, state, control, **kwargs):
+        self._abandon_an_open_step()
+
+    def _abandon_an_open_step(self) -> None:
+        if self._forward is not None or self._counter is not None:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """A step failed: stop counting at once, and give this run no price tag."""
+        self._failed = True
+        self._release()
+
+    def _release(self) -> None:
+        """Take the FLOP counter off torch's dispatch stack and the wrapper off the model; stop the energy meter."""
+        counter, self._counter = self._counter, None
+        try:
+            if counter is not None:
+                counter.__exit__(None, None, None)
+        finally:
+            self._unwrap_forward()
+            if self._running:
+                self._running = False
+                self._meter.stop()
 
     def _stop_counter(self) -> None:
         counter, self._counter = self._counter, None
@@ -127,10 +213,23 @@ class BudgetCallback(TrainerCallback):
         self._measured_steps += 1
 
     def on_train_end(self, args, state, control, **kwargs):
+        try:
+            if self._failed:
+                logger.warning("BudgetCallback: a training step failed, so this run has no price tag.")
+            elif self._running:
+                self._price(args, state)
+        finally:
+            self._release()
+        self._model = None
+        if self.price_tag_ is not None:
+            self._write(args)
+
+    def _price(self, args, state) -> None:
         wall = time.perf_counter() - self._start
         if self._counter is not None:  # training stopped inside a measured step
             self._stop_counter()
-        self._hook.remove()
+        self._unwrap_forward()
+        self._running = False
         energy = self._meter.stop()
         examples, tokens, padded = (int(v) for v in self._counts)
         steps = state.global_step - self._first_step
@@ -169,10 +268,9 @@ class BudgetCallback(TrainerCallback):
             environment=_environment(),
             **energy,
         )
-        self._model = None
-        self._write(args)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._abandon_an_open_step()
         if not metrics:
             return
         self._latest_metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}

@@ -4,6 +4,8 @@ a Parquet table that makes the experiment resumable; plot accuracy against data 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import os
 import re
@@ -48,6 +50,9 @@ PRICE_TAG_COLUMNS = ("train_flops", "wall_time_s", "optimizer_steps", "examples_
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 # Settings that BudgetCurve sets per run itself.
 _RESERVED_SETTINGS = ("seed", "data_seed", "output_dir")
+#: Columns of the table holding what made each row (JSON, and the strategy's selector): a rerun is compared with
+#: them, so that one table never mixes the results of two configurations.
+CONFIGURATION, SELECTION = "configuration", "selection"
 
 
 class BudgetCurve:
@@ -95,6 +100,13 @@ class BudgetCurve:
         Passed to each run's :class:`BudgetCallback`.
     progress:
         Show a progress bar over the runs.
+    resume:
+        ``True`` (the default): keep the finished runs in ``output_dir`` and train only the missing ones. Every row
+        stores the configuration that made it (``training_args``, the eval sets' names and contents, the training
+        set's contents, the columns, ``max_length``, the collator, the tokenizer and the strategy's selector),
+        and a table made with another configuration is refused before anything trains, with the differences
+        named. ``model_init`` is code and is not compared: give another model another ``output_dir``. ``False``:
+        start a new table, in which every planned run trains again.
 
     Attributes
     ----------
@@ -129,6 +141,7 @@ class BudgetCurve:
         flop_steps: int = 2,
         use_codecarbon: bool | None = None,
         progress: bool = True,
+        resume: bool = True,
     ) -> None:
         self.model_init = model_init
         self.train_dataset = train_dataset
@@ -147,13 +160,18 @@ class BudgetCurve:
         self.flop_steps = flop_steps
         self.use_codecarbon = use_codecarbon
         self.progress = progress
+        self.resume = resume
 
     # -- configuration --------------------------------------------------------------------------------
     def selectors(self) -> dict[str, Selector]:
         """``{strategy name: selector}`` for the configured strategies; raises a clear error for bad names."""
+        return {name: selector for name, (selector, _) in self._strategies().items()}
+
+    def _strategies(self) -> dict[str, tuple[Selector, str]]:
+        """``{name: (selector, what it selects)}``; the description is stored with each row of the table."""
         items = self.strategies.items() if isinstance(self.strategies, Mapping) else [
             (s if isinstance(s, str) else getattr(s, "__name__", repr(s)), s) for s in self.strategies]
-        selectors: dict[str, Selector] = {}
+        selectors: dict[str, tuple[Selector, str]] = {}
         for name, strategy in items:
             if name == FULL:
                 raise ValueError(f"Strategy name {FULL!r} is reserved for the fraction-1.0 runs; rename it.")
@@ -165,9 +183,9 @@ class BudgetCurve:
                 raise ValueError(f"Two strategies are named {name!r}; give them distinct names with a "
                                  "{name: selector} dict.")
             if callable(strategy):
-                selectors[name] = strategy
+                selectors[name] = (strategy, f"selector {_qualified_name(strategy)}")
             elif strategy == "random":
-                selectors[name] = _select_random
+                selectors[name] = (_select_random, "random")
             elif strategy in REGION_STRATEGIES:
                 if self.data_map is None:
                     raise ValueError(f"Strategy {strategy!r} selects a data-map region: pass data_map=DataMap.load(...) "
@@ -176,8 +194,9 @@ class BudgetCurve:
                 if reason is not None:  # refuse before any run trains, not when this strategy's turn comes
                     raise ValueError(f"Strategy {strategy!r} selects a data-map region, but this map has no regions: "
                                      f"{reason}.")
-                selectors[name] = functools.partial(_select_region, data_map=self.data_map,
-                                                    region=REGION_STRATEGIES[strategy])
+                selectors[name] = (functools.partial(_select_region, data_map=self.data_map,
+                                                     region=REGION_STRATEGIES[strategy]),
+                                   f"region {REGION_STRATEGIES[strategy]} of the data map {_digest(self.data_map.table)}")
             else:
                 raise ValueError(f"Unknown strategy {strategy!r}; choose from {list(NAMED_STRATEGIES)} or pass a "
                                  "callable selector(dataset, fraction, seed) -> Dataset (e.g. from `filters`).")
@@ -211,6 +230,52 @@ class BudgetCurve:
                     "datasets with a text and a label column and tokenizes them itself (encoders.fine_tune); pass "
                     "text_column= / label_column=, or the datasets from before tokenize_dataset.")
 
+    def _configuration(self) -> dict[str, Any]:
+        """What every run's result depends on besides its strategy, fraction and seed (and ``model_init``)."""
+        tokenizer = self.tokenizer
+        columns = [self.text_column, self.label_column]
+        return _plain({
+            "training_args": dict(self.training_args or {}),
+            "train_dataset": _dataset_digest(self.train_dataset, columns),
+            "eval_datasets": {name: _dataset_digest(dataset, columns) for name, dataset in self.eval_datasets.items()},
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "max_length": self.max_length,
+            "data_collator": None if self.data_collator is None else _qualified_name(self.data_collator),
+            "tokenizer": None if tokenizer is None else (f"{type(tokenizer).__name__} "
+                                                         f"{getattr(tokenizer, 'name_or_path', '')!r}, "
+                                                         f"{len(tokenizer)} tokens"),
+        })
+
+    def _refuse_another_configuration(self, table: pd.DataFrame, configuration: dict[str, Any],
+                                      selections: dict[str, str]) -> None:
+        """Raise when a finished run in ``table`` was made with another configuration than this one."""
+        if table.empty:
+            return
+        fix = ("Pass resume=False to start a new table (every run trains again), use another output_dir, or "
+               "restore the configuration that made it.")
+        if any(c not in table for c in (CONFIGURATION, SELECTION)) or table[[CONFIGURATION, SELECTION]].isna().any(axis=None):
+            raise ValueError(f"{self.table_path} holds {len(table)} finished runs with no stored configuration "
+                             f"(written before BudgetCurve stored it), so whether they match this one cannot be "
+                             f"told. {fix}")
+        differences: list[str] = []
+        changed = 0
+        for stored in table[CONFIGURATION].unique():
+            found = _differences(json.loads(stored), configuration)
+            if found:
+                changed += int((table[CONFIGURATION] == stored).sum())
+                differences += [d for d in found if d not in differences]
+        for strategy, selection in table[["strategy", SELECTION]].drop_duplicates().itertuples(index=False):
+            if strategy in selections and selection != selections[strategy]:
+                changed += int(((table["strategy"] == strategy) & (table[SELECTION] == selection)).sum())
+                differences.append(f"strategy {strategy!r}: {selection} -> {selections[strategy]}")
+        if changed:
+            shown = "; ".join(differences[:6]) + ("; ..." if len(differences) > 6 else "")
+            raise ValueError(
+                f"{self.table_path} holds {changed} run{'s' if changed != 1 else ''} made with another configuration "
+                f"({shown}). Resuming would mix the results of two configurations in one table. {fix}"
+            )
+
     # -- running --------------------------------------------------------------------------------------
     @property
     def table_path(self) -> Path:
@@ -227,22 +292,33 @@ class BudgetCurve:
         """Train and evaluate every planned run not already in the table; returns all finished runs.
 
         The table gets a row after every run (a crash loses at most the run in progress), and a rerun skips
-        every ``(strategy, fraction, seed)`` already in it.
+        every ``(strategy, fraction, seed)`` already in it, provided the table was made with this configuration
+        (``ValueError`` otherwise, before anything trains; see ``resume``).
         """
         planned = self.planned_runs()
-        selectors = self.selectors()
+        strategies = self._strategies()
         self._check()
+        configuration = self._configuration()
+        selections = {name: description for name, (_, description) in strategies.items()}
+        selections[FULL] = "all of train_dataset"
         with exclusive_folder(self.output_dir, owner="BudgetCurve"):
             remove_stale_temporaries(self.output_dir)  # left by a killed run; this process alone writes here now
             table = self._table()
+            if self.resume:
+                self._refuse_another_configuration(table.load(), configuration, selections)
+            elif self.table_path.exists():
+                table.replace(pd.DataFrame(columns=table.required))
             done = table.done()
             todo = [run for run in planned if run not in done]
             logger.info("BudgetCurve: %d planned runs, %d already finished, %d to train.", len(planned),
                         len(planned) - len(todo), len(todo))
             for strategy, fraction, seed in tqdm(todo, desc="BudgetCurve", unit="run", disable=not self.progress):
                 subset = (self.train_dataset if strategy == FULL
-                          else selectors[strategy](self.train_dataset, fraction, seed))
-                table.append(self._train_one(strategy, fraction, seed, subset))
+                          else strategies[strategy][0](self.train_dataset, fraction, seed))
+                row = self._train_one(strategy, fraction, seed, subset)
+                row[CONFIGURATION] = json.dumps(configuration, sort_keys=True)
+                row[SELECTION] = selections[strategy]
+                table.append(row)
             self.results_ = table.load()
         return self.results_
 
@@ -253,9 +329,13 @@ class BudgetCurve:
                                 use_codecarbon=self.use_codecarbon)
         with seeded_rng(seed):
             model = self.model_init()
-        trainer = fine_tune(model, self.tokenizer, subset, run_dir, seed=seed, callbacks=[budget],
-                            collator=self.data_collator, text_column=self.text_column,
-                            label_column=self.label_column, max_length=self.max_length, **(self.training_args or {}))
+        try:
+            trainer = fine_tune(model, self.tokenizer, subset, run_dir, seed=seed, callbacks=[budget],
+                                collator=self.data_collator, text_column=self.text_column,
+                                label_column=self.label_column, max_length=self.max_length,
+                                **(self.training_args or {}))
+        finally:  # a step that raised sends the callback no event: take its FLOP counter off torch here
+            budget._release()
         row: dict[str, Any] = {"strategy": strategy, "fraction": fraction, "seed": seed, "n_train": len(subset)}
         tag = budget.price_tag_
         for eval_name, dataset in self.eval_datasets.items():
@@ -326,3 +406,51 @@ def _select_random(dataset: Dataset, fraction: float, seed: int) -> Dataset:
 
 def _select_region(dataset: Dataset, fraction: float, seed: int, data_map: DataMap, region: str) -> Dataset:
     return select_by_region(dataset, data_map, region, fraction=fraction, seed=seed)
+
+
+def _qualified_name(thing: Any) -> str:
+    """``module.name`` of a function or of an object's class: what a selector or collator is, across processes."""
+    named = thing if hasattr(thing, "__qualname__") else type(thing)
+    return f"{getattr(named, '__module__', '?')}.{named.__qualname__}"
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    """A short content hash of a DataFrame, the same in every process."""
+    try:
+        hashes = pd.util.hash_pandas_object(frame, index=True)
+    except TypeError:  # unhashable cells (lists): hash their text
+        hashes = pd.util.hash_pandas_object(frame.astype(str), index=True)
+    return hashlib.sha256(hashes.to_numpy().tobytes()).hexdigest()[:16]
+
+
+def _dataset_digest(dataset: Dataset, columns: Sequence[str]) -> str:
+    frame = dataset.select_columns(list(columns)).to_pandas()
+    return f"{len(dataset)} rows, content {_digest(frame.reset_index(drop=True))}"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would give it back (whole floats as ints, so ``1.0`` and ``1`` epochs compare equal)."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"name: old -> new"`` for every setting that differs, one level into dicts (``training_args``, eval sets)."""
+    found = []
+    for key in dict.fromkeys([*stored, *current]):
+        old, new = stored.get(key, "(not set)"), current.get(key, "(not set)")
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += [f"{key}[{sub!r}]: {old.get(sub, '(not set)')} -> {new.get(sub, '(not set)')}"
+                      for sub in dict.fromkeys([*old, *new]) if old.get(sub, "(not set)") != new.get(sub, "(not set)")]
+        elif old != new:
+            found.append(f"{key}: {old} -> {new}")
+    return found

@@ -4,6 +4,7 @@ one region at a time. plotly is an optional extra (``pip install greennlp[intera
 from __future__ import annotations
 
 import html
+import numbers
 import os
 import textwrap
 from collections.abc import Sequence
@@ -49,7 +50,8 @@ def write_interactive_map(data_map, path: str | os.PathLike, *, texts=None, text
     title : str, optional
         The figure title; by default the number of examples and epochs.
     max_points : int, optional
-        Draw a seeded random sample of at most this many examples (lighter files for very large maps).
+        Draw a seeded random sample of at most this many examples (lighter files for very large maps); a positive
+        whole number (``ValueError`` otherwise).
     seed : int, default 0
         Seed of that sample.
 
@@ -67,6 +69,10 @@ def write_interactive_map(data_map, path: str | os.PathLike, *, texts=None, text
     except ImportError as error:
         raise ImportError("The interactive data map needs plotly: pip install 'greennlp[interactive]' "
                           "(or pip install plotly).") from error
+    if max_points is not None and (not isinstance(max_points, numbers.Integral)
+                                   or isinstance(max_points, (bool, np.bool_)) or max_points < 1):
+        raise ValueError(f"max_points is how many examples to draw at most, a positive whole number (or None for all); "
+                         f"got {max_points!r}.")
     path = Path(path)
     if path.suffix.lower() not in {".html", ".htm"}:
         raise ValueError(f"The interactive map is an HTML file; got path {str(path)!r} (use a .html suffix).")

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from .early_exit import EarlyExitClassifier, _labels_of
+from ._checks import check_threshold, class_ids
+from .early_exit import EarlyExitClassifier
 from .flops import early_exit_flops
 
 
@@ -35,7 +36,8 @@ def exit_curve(
     batch_size:
         Examples per batch, as in ``predict``.
     label_column:
-        Column holding the class ids.
+        Column holding the class ids. It must be there (no other column is used instead), and every row must be
+        labelled with a class id of the model (no -100): otherwise ``ValueError`` names the column and the fix.
     repeats:
         Rounds over all thresholds; each row keeps its fastest round, so load on a shared machine hits every
         threshold alike (the predictions are the same in every round).
@@ -58,7 +60,9 @@ def exit_curve(
         raise ValueError("exit_curve() needs a non-empty dataset.")
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}.")
-    labels = _labels_of(dataset, label_column)
+    labels = class_ids(dataset, label_column, model.num_labels, caller="exit_curve()", unlabelled="refuse")
+    for threshold in thresholds:  # all of them before any is timed
+        check_threshold(threshold)
     lengths = np.asarray([len(ids) for ids in dataset["input_ids"]])
     model.predict(dataset.select(range(min(batch_size, len(dataset)))), threshold=1.0, batch_size=batch_size)
     results, seconds = {}, {}

@@ -2,9 +2,14 @@
 softened logits and from the labels."""
 from __future__ import annotations
 
+import math
+
 import torch
+from datasets import Dataset
 from torch import nn
 from transformers import PreTrainedModel, Trainer
+
+from ._checks import check_label_tensor, class_ids, is_number
 
 
 def distillation_loss(
@@ -30,13 +35,22 @@ def distillation_loss(
     0.0
     >>> float(distillation_loss(logits, logits, torch.tensor([-100])))   # unlabelled: the soft term only
     0.0
+
+    Raises ``ValueError`` for a ``temperature`` that is not a finite number > 0 (an infinite one makes every
+    gradient NaN), an ``alpha`` outside ``[0, 1]``, logits of different shapes (a teacher with other labels) and
+    a label that is neither a class id of the logits nor -100.
     """
+    _check_settings(temperature, alpha)
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"The student's logits {tuple(student_logits.shape)} and the teacher's "
+                         f"{tuple(teacher_logits.shape)} differ: distillation needs two models with the same labels.")
     log_student = nn.functional.log_softmax(student_logits.float() / temperature, dim=-1)
     log_teacher = nn.functional.log_softmax(teacher_logits.float() / temperature, dim=-1)
     soft = nn.functional.kl_div(log_student, log_teacher, log_target=True, reduction="batchmean") * temperature**2
     if labels is None:
         return soft
     labels = labels.view(-1)
+    check_label_tensor(labels, student_logits.shape[-1])
     # summed over the labelled rows and divided by the whole batch: each row weighs the same, labelled or not
     hard = nn.functional.cross_entropy(student_logits.float(), labels, ignore_index=-100, reduction="sum")
     return alpha * soft + (1 - alpha) * hard / labels.numel()
@@ -52,12 +66,16 @@ class DistillationTrainer(Trainer):
     Parameters
     ----------
     teacher:
-        A fine-tuned classifier with the same labels as the student.
+        A fine-tuned classifier with the same labels as the student (the same ``config.num_labels``).
     temperature:
-        Softmax temperature of both models in the soft term (> 0); higher shows the student more of the
-        teacher's ranking of the wrong classes.
+        Softmax temperature of both models in the soft term (a finite number > 0); higher shows the student more
+        of the teacher's ranking of the wrong classes.
     alpha:
         Weight of the soft term in ``[0, 1]``; ``1 - alpha`` goes to the cross-entropy with the labels.
+
+    Raises ``ValueError`` at construction for a bad ``temperature`` or ``alpha``, a teacher whose number of
+    labels differs from the student's, and a ``datasets.Dataset`` train set whose ``labels`` (or ``label``)
+    column holds a value that is neither a class id of the student nor -100.
 
     Examples
     --------
@@ -67,11 +85,22 @@ class DistillationTrainer(Trainer):
     """
 
     def __init__(self, *args, teacher: PreTrainedModel, temperature: float = 2.0, alpha: float = 0.5, **kwargs):
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0; got {temperature!r}.")
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha weighs the teacher's soft labels and must be in [0, 1]; got {alpha!r}.")
+        _check_settings(temperature, alpha)
         super().__init__(*args, **kwargs)
+        student_labels = getattr(getattr(self.model, "config", None), "num_labels", None)
+        teacher_labels = getattr(getattr(teacher, "config", None), "num_labels", None)
+        if student_labels is not None and teacher_labels is not None and student_labels != teacher_labels:
+            raise ValueError(
+                f"The teacher has {teacher_labels} labels and the student {student_labels}: distillation compares "
+                f"their probabilities class by class. Give the student num_labels={teacher_labels} (e.g. "
+                f"load_encoder(..., num_labels={teacher_labels})), or use a teacher fine-tuned on the student's labels."
+            )
+        if student_labels is not None and isinstance(self.train_dataset, Dataset):
+            for column in ("labels", "label"):  # the Trainer's name, and the one its collators rename
+                if column in self.train_dataset.column_names:
+                    class_ids(self.train_dataset, column, student_labels, caller="DistillationTrainer",
+                              unlabelled="allow")
+                    break
         self.teacher = teacher.eval()
         self.temperature = temperature
         self.alpha = alpha
@@ -89,3 +118,11 @@ class DistillationTrainer(Trainer):
             teacher_logits = self.teacher(**model_inputs).logits
         loss = distillation_loss(outputs.logits, teacher_logits, labels, temperature=self.temperature, alpha=self.alpha)
         return (loss, outputs) if return_outputs else loss
+
+
+def _check_settings(temperature: float, alpha: float) -> None:
+    if not is_number(temperature) or not math.isfinite(temperature) or not temperature > 0:
+        raise ValueError(f"temperature must be a finite number > 0 (e.g. 2; higher softens both models' "
+                         f"probabilities more); got {temperature!r}.")
+    if not is_number(alpha) or not 0 <= alpha <= 1:  # NaN fails the comparison
+        raise ValueError(f"alpha weighs the teacher's soft labels and must be a number in [0, 1]; got {alpha!r}.")

@@ -26,6 +26,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from greennlp.encoders import PaddingCollator, load_encoder
 from greennlp.encoders.data import length_sorted_batches
 
+from ._checks import UNLABELLED, check_threshold, class_ids, whole_numbers
 from .flops import early_exit_flops
 
 
@@ -113,7 +114,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
         *args,
         num_labels: int | None = None,
         exit_layers: Sequence[int] | None = None,
-        pooling: str = "mean",
+        pooling: str | None = None,
         tokenizer: PreTrainedTokenizerBase | None = None,
         seed: int | None = None,
         **kwargs,
@@ -126,25 +127,40 @@ class EarlyExitClassifier(BertPreTrainedModel):
             A folder written by ``save_pretrained`` of this class, a hub id or path of a BERT checkpoint, or a
             miniature size (``"tiny"``, ``"mini"``, ...; needs ``tokenizer``).
         num_labels:
-            Number of classes (2 when ``None``) for a new model; ignored when loading a saved early-exit model.
+            Number of classes. ``None`` takes it from a saved sequence classifier's config (a fine-tuned
+            checkpoint, or a saved early-exit model), and is 2 for anything else (a bare encoder, a miniature
+            size). A saved classifier's number cannot be changed here: another one is refused.
         exit_layers:
-            1-based layer numbers with a classifier after them; ``None`` puts one after every layer.
+            1-based layer numbers with a classifier after them; ``None`` puts one after every layer. A saved
+            early-exit model keeps the exits it was trained with: ``None`` or those same layers.
         pooling:
             What each exit classifies: ``"mean"``, the mean of the non-padding token vectors, or ``"cls"``, the
             [CLS] vector (BERT's own classifier and DeeBERT's exits). With all-MiniLM-L6-v2, whose [CLS] vector
             was never trained, the [CLS] exits before the last two layers stayed at chance while the mean-pooled
-            ones learned (docs/inference.md). Ignored when loading a saved early-exit model.
+            ones learned (docs/inference.md). ``None`` means ``"mean"`` for a new model and the saved pooling
+            for a saved early-exit model (which cannot be changed: another one is refused).
         tokenizer:
             For a miniature size: the vocabulary size comes from it.
         seed:
             Seed for the random initialisation (see ``load_encoder``).
         """
         path = str(name_or_path)
-        if os.path.isdir(path) and _is_early_exit_folder(path):
+        saved = _saved_config(path)
+        if "EarlyExitClassifier" in (saved.get("architectures") or []):
+            _check_saved_settings(path, saved, num_labels=num_labels, exit_layers=exit_layers, pooling=pooling)
             return super().from_pretrained(path, *args, **kwargs)
-        encoder = load_encoder(path, num_labels=2 if num_labels is None else num_labels, tokenizer=tokenizer,
-                               seed=seed, **kwargs)
-        return cls.from_encoder(encoder, exit_layers=exit_layers, pooling=pooling, seed=seed)
+        saved_labels = _saved_num_labels(path, saved)
+        if saved_labels is not None and num_labels is not None and num_labels != saved_labels:
+            raise ValueError(
+                f"{path} is a classifier with {saved_labels} labels; num_labels={num_labels} would need a new, "
+                f"untrained head. Leave num_labels out (or pass {saved_labels}), or start from the encoder without "
+                f"its classifier."
+            )
+        if num_labels is None:
+            num_labels = 2 if saved_labels is None else saved_labels
+        encoder = load_encoder(path, num_labels=num_labels, tokenizer=tokenizer, seed=seed, **kwargs)
+        return cls.from_encoder(encoder, exit_layers=exit_layers, pooling="mean" if pooling is None else pooling,
+                                seed=seed)
 
     @classmethod
     def from_encoder(
@@ -261,8 +277,11 @@ class EarlyExitClassifier(BertPreTrainedModel):
 
         ``dataset`` is tokenized like the training data (``input_ids``, ``attention_mask`` and ``labels``, e.g.
         from ``encoders.tokenize_dataset``), and must not be the training data: calibrating on it would learn
-        the overconfidence it is meant to correct."""
-        labels = _labels_of(dataset, label_column)
+        the overconfidence it is meant to correct. Rows labelled -100 (unlabelled) are left out of the fit.
+
+        Raises ``ValueError`` before fitting anything when ``label_column`` is missing (no other column is used
+        instead), the dataset is empty or unlabelled, or a label is not a class id of this model."""
+        labels = class_ids(dataset, label_column, self.num_labels, caller="calibrate()", unlabelled="ignore")
         logits = torch.from_numpy(self.exit_logits(dataset, batch_size=batch_size)).double()
         targets = torch.from_numpy(labels).long()
         fitted = [fit_temperature(exit_logits, targets) for exit_logits in logits]
@@ -277,7 +296,8 @@ class EarlyExitClassifier(BertPreTrainedModel):
         logits divided by that exit's temperature) is strictly greater than ``threshold``, or at the last exit.
         Batches are length-sorted; after each exit the finished rows are dropped from the batch (and the padding
         the rest no longer needs), so the next layer runs only for the examples still running.
-        ``threshold=0`` exits every example at the first exit; ``threshold >= 1`` runs the full model.
+        ``threshold=0`` exits every example at the first exit; ``threshold >= 1`` runs the full model. Any real
+        number ``>= 0`` is a threshold (numpy scalars too); a bool, a negative number or NaN is refused.
 
         Returns
         -------
@@ -285,8 +305,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
             ``label`` (predicted class id), ``exit_layer`` (1-based number of encoder layers run) and
             ``confidence`` (calibrated probability of ``label`` at that exit).
         """
-        if not isinstance(threshold, (int, float)) or np.isnan(threshold):
-            raise ValueError(f"threshold is a probability (0 exits at once, >= 1 runs every layer); got {threshold!r}.")
+        threshold = check_threshold(threshold)
         was_training = self.training
         self.eval()
         labels = np.empty(len(dataset), dtype=np.int64)
@@ -298,7 +317,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
             mask = batch["attention_mask"]
             hidden_states = self.bert.embeddings(input_ids=batch["input_ids"],
                                                  token_type_ids=batch.get("token_type_ids"))
-            rows = torch.arange(len(index))  # positions in `index` of the rows still running
+            rows = np.arange(len(index))  # positions in `index` of the rows still running
             for layer in range(1, last + 1):
                 hidden_states = self._layer(layer - 1, hidden_states, mask)
                 if layer not in exit_at:
@@ -307,14 +326,15 @@ class EarlyExitClassifier(BertPreTrainedModel):
                 logits = self.exits[position](hidden_states, mask).float() / self.temperatures[position]
                 best, label = torch.softmax(logits, dim=-1).max(dim=-1)
                 done = best > threshold if layer < last else torch.ones_like(best, dtype=torch.bool)
-                finished = index[rows[done].numpy()]
+                finished_here = done.cpu().numpy()  # `done` lives on the model's device, `rows` on the host
+                finished = index[rows[finished_here]]
                 labels[finished] = label[done].cpu().numpy()
                 exit_layer[finished] = layer
                 confidence[finished] = best[done].double().cpu().numpy()
-                if bool(done.all()):
+                if finished_here.all():
                     break
                 keep = ~done
-                rows, hidden_states, mask = rows[keep.cpu()], hidden_states[keep], mask[keep]
+                rows, hidden_states, mask = rows[~finished_here], hidden_states[keep], mask[keep]
                 longest = int(mask.sum(dim=1).max())  # drop the padding only the finished rows needed
                 hidden_states, mask = hidden_states[:, :longest], mask[:, :longest]
         self.train(was_training)
@@ -351,7 +371,7 @@ def _tokenized_batches(dataset: Dataset, batch_size: int, *, pad_token_id: int, 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int = 100) -> float:
     """The temperature ``T > 0`` minimising the negative log-likelihood of ``softmax(logits / T)`` (Guo et al.
-    2017), found by LBFGS on ``log T``.
+    2017), found by LBFGS on ``log T``. Rows labelled -100 are left out; ``ValueError`` when no row is left.
 
     >>> import torch
     >>> logits = torch.tensor([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0], [0.0, 4.0]])
@@ -359,6 +379,9 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     True
     """
     logits, labels = logits.detach().double(), labels.detach().long()
+    if not bool((labels != UNLABELLED).any()):
+        raise ValueError(f"fit_temperature() needs labelled rows; got {labels.numel()} labels, none of them a class "
+                         f"id (all {UNLABELLED}, or none at all).")
     log_temperature = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_temperature], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
 
@@ -384,26 +407,58 @@ def _check_pooling(pooling: str) -> str:
 def _check_exit_layers(exit_layers: Sequence[int] | None, num_layers: int) -> list[int]:
     if exit_layers is None:
         return list(range(1, num_layers + 1))
-    layers = [int(layer) for layer in exit_layers]
+    layers = whole_numbers(exit_layers)
     if not layers or layers != sorted(set(layers)) or layers[0] < 1 or layers[-1] > num_layers:
         raise ValueError(
-            f"exit_layers must be increasing 1-based layer numbers between 1 and {num_layers}; got {list(exit_layers)}."
+            f"exit_layers must be increasing 1-based layer numbers (whole numbers) between 1 and {num_layers}; got "
+            f"{exit_layers!r}."
         )
     return layers
 
 
-def _is_early_exit_folder(path: str) -> bool:
+def _saved_config(path: str) -> dict:
+    """The ``config.json`` of a local model folder (``{}`` for a hub id or a miniature size)."""
     import json
 
     config_file = os.path.join(path, "config.json")
     if not os.path.isfile(config_file):
-        return False
+        return {}
     with open(config_file) as handle:
-        return "EarlyExitClassifier" in (json.load(handle).get("architectures") or [])
+        return json.load(handle)
 
 
-def _labels_of(dataset: Dataset, label_column: str) -> np.ndarray:
-    for column in (label_column, "labels", "label"):
-        if column in dataset.column_names:
-            return np.asarray(dataset[column], dtype=np.int64)
-    raise ValueError(f"No label column {label_column!r} in the dataset (it has {dataset.column_names}).")
+def _saved_num_labels(path: str, config: dict) -> int | None:
+    """The number of labels of a saved sequence classifier (its config says so; a bare encoder's does not)."""
+    if not config and not os.path.isdir(path) and "/" in path:  # a hub id: its config, as load_encoder would read it
+        try:
+            from transformers import AutoConfig
+
+            from greennlp.encoders.models import resolve_model_path
+
+            config = AutoConfig.from_pretrained(resolve_model_path(path)).to_dict()
+        except (OSError, ValueError):
+            return None  # load_encoder reports what is wrong with the name
+    if not any(name.endswith("ForSequenceClassification") for name in config.get("architectures") or []):
+        return None
+    id2label = config.get("id2label")
+    return len(id2label) if id2label else config.get("num_labels")
+
+
+def _check_saved_settings(path: str, config: dict, *, num_labels, exit_layers, pooling) -> None:
+    """Refuse settings that a saved early-exit model cannot take: its heads were trained for its labels and layers."""
+    saved_labels = len(config["id2label"]) if config.get("id2label") else config.get("num_labels", 2)
+    saved_layers = config.get("exit_layers") or list(range(1, config["num_hidden_layers"] + 1))
+    saved_pooling = config.get("exit_pooling") or "cls"
+    if num_labels is not None and num_labels != saved_labels:
+        raise ValueError(f"num_labels={num_labels} cannot be applied to {path}: it is an EarlyExitClassifier trained "
+                         f"with {saved_labels} labels. Leave num_labels out.")
+    if exit_layers is not None and whole_numbers(exit_layers) != saved_layers:
+        raise ValueError(
+            f"exit_layers={exit_layers!r} cannot be applied to {path}: it is an EarlyExitClassifier trained with "
+            f"exits after layers {saved_layers}. Leave exit_layers out (predict's threshold decides where each "
+            "example leaves), or wrap its encoder anew with EarlyExitClassifier.from_encoder(..., exit_layers=...) "
+            "and train."
+        )
+    if pooling is not None and pooling != saved_pooling:
+        raise ValueError(f"pooling={pooling!r} cannot be applied to {path}: it is an EarlyExitClassifier whose exits "
+                         f"were trained on pooling={saved_pooling!r}. Leave pooling out.")

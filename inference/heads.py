@@ -11,6 +11,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.pytorch_utils import prune_linear_layer
 
+from ._checks import UNLABELLED, class_ids
 from .early_exit import _tokenized_batches
 from .pruning import _encoder_layers
 
@@ -43,7 +44,8 @@ def head_importance(
     batch_size:
         Examples per batch (length-sorted).
     label_column:
-        Column holding the class ids.
+        Column holding the class ids (``ValueError`` when it is missing, the data is empty or unlabelled, or a
+        label is not a class id of the model; rows labelled -100 are left out).
     normalize:
         Divide each layer's scores by their l2 norm, as Michel et al. do before comparing heads across layers
         (layers whose gradients are larger would otherwise keep all their heads).
@@ -58,10 +60,7 @@ def head_importance(
     heads = {attention.num_attention_heads for attention in attentions}
     if getattr(model.config, "pruned_heads", None) or heads != {model.config.num_attention_heads}:
         raise ValueError("head_importance() scores the heads of an unpruned model; compute it before prune_heads().")
-    if label_column not in dataset.column_names:
-        raise ValueError(f"No label column {label_column!r} in the dataset (it has {dataset.column_names}).")
-    if len(dataset) == 0:
-        raise ValueError("head_importance() needs a non-empty labelled dataset.")
+    gold = class_ids(dataset, label_column, model.config.num_labels, caller="head_importance()", unlabelled="ignore")
     num_heads = model.config.num_attention_heads
     device = next(model.parameters()).device
     gates: list[torch.Tensor] = []
@@ -97,7 +96,7 @@ def head_importance(
             hook.remove()
         gates.clear()
         model.train(was_training)
-    importance = totals / len(dataset)
+    importance = totals / int((gold != UNLABELLED).sum())  # unlabelled rows add no gradient
     if normalize:
         importance = importance / importance.norm(dim=1, keepdim=True).clamp_min(1e-20)
     return importance.numpy()

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from ._checks import whole_numbers
+
 
 def layer_drop(model: PreTrainedModel, *, probability: float = 0.2) -> PreTrainedModel:
     """A copy of ``model`` whose encoder layers are each skipped with ``probability`` in every training forward
@@ -77,9 +79,10 @@ def keep_layers(model: PreTrainedModel, layers: Sequence[int]) -> PreTrainedMode
     if type(model).__name__ == "EarlyExitClassifier":
         raise ValueError("keep_layers() does not apply to EarlyExitClassifier: use its exits (predict(threshold=...)).")
     total = len(encoder_layers)
-    kept = [int(layer) for layer in layers]
+    kept = whole_numbers(layers)  # int(0.9) would quietly keep layer 0
     if not kept or kept != sorted(set(kept)) or kept[0] < 0 or kept[-1] >= total:
-        raise ValueError(f"layers must be increasing 0-based layer indices below {total}; got {list(layers)}.")
+        raise ValueError(f"layers must be increasing 0-based layer indices (whole numbers) below {total}; got "
+                         f"{layers!r}.")
     pruned = copy.deepcopy(model)
     pruned_encoder = pruned.base_model.encoder
     pruned_encoder.layer = nn.ModuleList(pruned_encoder.layer[i] for i in kept)

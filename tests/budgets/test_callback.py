@@ -1,3 +1,4 @@
+import functools
 import json
 import sys
 import types
@@ -94,3 +95,78 @@ def test_codecarbon_required_but_missing_fails_before_touching_the_model(tiny_to
     with pytest.raises(ImportError, match="codecarbon is not installed"):
         callback.on_train_begin(None, state, None, model=model)
     assert not model._forward_pre_hooks
+
+
+# --- a failed step leaves nothing behind (reliability issue, part A) --------------------------------------------
+def _flop_counters_on_the_dispatch_stack():
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # FlopCounterMode pushes a private dispatch mode that refers back to it
+    return [mode for mode in _get_current_dispatch_mode_stack()
+            if isinstance(mode, FlopCounterMode) or isinstance(getattr(mode, "counter", None), FlopCounterMode)]
+
+
+def _leave_nothing_on_the_stack(callback):
+    """Test cleanup for the failure this guards against: a counter left on would slow every later test."""
+    counter = getattr(callback, "_counter", None)
+    if counter is not None and _flop_counters_on_the_dispatch_stack():
+        counter.__exit__(None, None, None)
+
+
+def _tiny_trainer(tmp_path, tokenizer, callbacks, n=48):
+    data = Dataset.from_dict(synthetic_sentiment(n, seed=1))
+    data = data.map(lambda b: tokenizer(b["text"], max_length=20, truncation=True), batched=True)
+    data = data.remove_columns("text").rename_column("label", "labels")
+    model = load_encoder("tiny", num_labels=2, tokenizer=tokenizer, seed=0)
+    args = efficient_training_args(str(tmp_path), num_train_epochs=1, per_device_train_batch_size=16,
+                                   learning_rate=1e-3, bf16=False, logging_strategy="no", save_strategy="no", seed=0,
+                                   train_sampling_strategy="random")
+    return Trainer(model=model, args=args, train_dataset=data, eval_dataset=data.select(range(8)),
+                   data_collator=DataCollatorWithPadding(tokenizer), callbacks=callbacks), model
+
+
+def test_a_step_that_raises_leaves_no_flop_counter_or_hook_behind(tmp_path, tiny_tokenizer):
+    callback = BudgetCallback(flop_steps=100, save=False, use_codecarbon=False)  # every step is measured
+    trainer, model = _tiny_trainer(tmp_path, tiny_tokenizer, [callback])
+    calls = []
+    forward = model.forward
+
+    @functools.wraps(forward)  # keeps the signature, from which the Trainer picks the dataset's columns
+    def second_step_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return forward(*args, **kwargs)
+
+    model.forward = second_step_fails
+    try:
+        with pytest.raises(RuntimeError, match="simulated"):
+            trainer.train()
+        assert not _flop_counters_on_the_dispatch_stack()
+        assert not model._forward_pre_hooks and not model._forward_hooks
+        assert vars(model)["forward"] is second_step_fails  # the model's own forward is back
+        assert callback.price_tag_ is None
+    finally:
+        _leave_nothing_on_the_stack(callback)
+
+
+def test_a_failure_outside_the_forward_pass_is_cleaned_up_by_the_next_event(tmp_path, tiny_tokenizer):
+    from transformers import TrainerCallback
+
+    class FailingOptimizerStep(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                raise OSError("No space left on device (simulated)")
+
+    callback = BudgetCallback(flop_steps=100, save=False, use_codecarbon=False)
+    trainer, model = _tiny_trainer(tmp_path, tiny_tokenizer, [callback, FailingOptimizerStep()])
+    try:
+        with pytest.raises(OSError, match="simulated"):
+            trainer.train()
+        metrics = trainer.evaluate()  # the next event: the counter and the hooks go before evaluation runs
+        assert not _flop_counters_on_the_dispatch_stack()
+        assert not model._forward_pre_hooks and not model._forward_hooks and "forward" not in vars(model)
+        assert callback.price_tag_ is None and metrics["eval_loss"] > 0  # a failed run has no price tag
+    finally:
+        _leave_nothing_on_the_stack(callback)

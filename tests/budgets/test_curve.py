@@ -199,3 +199,83 @@ def test_region_strategies_on_a_one_epoch_map_are_refused_before_training(tmp_pa
     with pytest.raises(ValueError, match="no regions.*at least 2 observations"):
         curve.run()
     assert not (tmp_path / "budget_curve.parquet").exists()
+
+
+# --- a table holds one configuration (reliability issue, part A) ------------------------------------------------
+def test_a_changed_configuration_is_refused_or_starts_a_new_table(task, tiny_tokenizer, tmp_path):
+    """A rerun with an extra eval set and num_train_epochs 2 -> 1 used to return the old rows and train nothing."""
+    train, evals, data_map = task
+    calls = []
+
+    def model_init():
+        calls.append(1)
+        return load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer)
+
+    def must_not_train():
+        raise AssertionError("must not train: the configuration changed")
+
+    two_epochs = {**ARGS, "num_train_epochs": 2, "max_steps": 2}
+    settings = dict(strategies=["random"], fractions=(0.5,), training_args=two_epochs)
+    first = make_curve(task, tiny_tokenizer, tmp_path, model_init, **settings).run()
+    assert len(first) == 1
+    changed = {**evals, "imdb": evals["dev"].select(range(20))}
+    one_epoch = {**ARGS, "num_train_epochs": 1, "max_steps": 2}
+    for change in ({"training_args": one_epoch}, {"eval_datasets": changed}, {"max_length": 64},
+                   {"eval_datasets": {"dev": evals["dev"].select(range(30))}}):
+        options = {**settings, **change}
+        curve = BudgetCurve(must_not_train, train, options.pop("eval_datasets", evals), tmp_path, tokenizer=tiny_tokenizer,
+                            data_map=data_map, flop_steps=1, use_codecarbon=False, progress=False, **options)
+        with pytest.raises(ValueError, match=r"1 run .* another configuration.*resume=False"):
+            curve.run()
+    pd.testing.assert_frame_equal(make_curve(task, tiny_tokenizer, tmp_path, must_not_train, **settings).run(), first)
+    # a grown plan (another strategy, fraction or seed) with the same configuration still resumes
+    calls.clear()
+    grown = make_curve(task, tiny_tokenizer, tmp_path, model_init, **{**settings, "seeds": (0, 1)}).run()
+    assert len(calls) == 1 and len(grown) == 2
+
+    # asked for, a new table: every run trains again, with a column for the new eval set
+    calls.clear()
+    fresh = BudgetCurve(model_init, train, changed, tmp_path, tokenizer=tiny_tokenizer, strategies=["random"],
+                        fractions=(0.5,), training_args=one_epoch, flop_steps=1, use_codecarbon=False,
+                        progress=False, resume=False).run()
+    assert len(calls) == 1 and len(fresh) == 1 and fresh["accuracy_imdb"].notna().all()
+    again = BudgetCurve(must_not_train, train, changed, tmp_path, tokenizer=tiny_tokenizer, strategies=["random"],
+                        fractions=(0.5,), training_args=one_epoch, flop_steps=1, use_codecarbon=False,
+                        progress=False).run()
+    pd.testing.assert_frame_equal(again, fresh)
+
+
+def test_a_table_without_a_stored_configuration_is_refused(task, tiny_tokenizer, tmp_path):
+    old = pd.DataFrame({"strategy": ["random"], "fraction": [0.5], "seed": [0], "n_train": [60], "accuracy_dev": [0.7]})
+    old.to_parquet(tmp_path / "budget_curve.parquet", index=False)  # as greennlp wrote it before it stored one
+
+    def model_init():
+        raise AssertionError("must not train")
+
+    with pytest.raises(ValueError, match=r"no stored configuration.*resume=False"):
+        make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"], fractions=(0.5,)).run()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "budget_curve.parquet"), old)
+
+
+def test_a_run_whose_step_fails_leaves_no_flop_counter_or_hook_behind(task, tiny_tokenizer, tmp_path):
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    models = []
+
+    def fail_in_backward(gradient):
+        raise RuntimeError("CUDA out of memory in backward (simulated)")
+
+    def model_init():
+        models.append(load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer))
+        models[-1].classifier.weight.register_hook(fail_in_backward)  # outside the forward pass
+        return models[-1]
+
+    try:
+        with pytest.raises(RuntimeError, match="simulated"):
+            make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"], fractions=(1.0,)).run()
+        assert not _get_current_dispatch_mode_stack()  # the measured first step's FLOP counter is gone
+        assert len(models) == 1 and "forward" not in vars(models[0])
+        assert not models[0]._forward_pre_hooks and not models[0]._forward_hooks
+    finally:
+        while _get_current_dispatch_mode_stack():  # test cleanup: a counter left on would slow every later test
+            _get_current_dispatch_mode_stack()[-1].__exit__(None, None, None)

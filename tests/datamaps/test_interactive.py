@@ -106,3 +106,13 @@ def test_headless_chromium_shows_the_points(tmp_path):
     coloured = int((spread > 0.35).sum())
     assert coloured > 2000, f"only {coloured} saturated pixels: the points were not drawn"
     assert len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
+
+
+def test_max_points_must_be_a_positive_whole_number(tmp_path):
+    data_map = _map(n=10)
+    for max_points in (-1, 0, 2.5, True):
+        with pytest.raises(ValueError, match=r"max_points.*positive whole number"):
+            data_map.plot_interactive(tmp_path / "map.html", max_points=max_points)
+    assert not list(tmp_path.iterdir())
+    figure = data_map.plot_interactive(tmp_path / "map.html", max_points=np.int64(4))
+    assert sum(len(trace.x) for trace in figure.data) == 4

@@ -15,3 +15,21 @@ def test_curve_columns_and_the_full_model_row(trained_early_exit, tokenized):
     assert np.all(np.diff(curve["flops_per_example"]) >= 0) and (curve["ms_per_example"] > 0).all()
     full = trained_early_exit.predict(dev, threshold=1.0)
     assert curve["accuracy"].iloc[-1] == (full["label"].to_numpy() == np.asarray(dev["labels"])).mean()
+
+
+def test_curve_refuses_a_missing_label_column_and_unlabelled_rows(trained_early_exit, tokenized):
+    import pytest
+
+    _, dev = tokenized
+    small = dev.select(range(16))
+    with pytest.raises(ValueError, match=r"No label column 'gold_typo'.*label_column='labels'"):
+        exit_curve(trained_early_exit, small, [1.0], label_column="gold_typo")
+    with pytest.raises(ValueError, match=r"No label column 'labels'.*label_column='label'"):
+        exit_curve(trained_early_exit, small.rename_column("labels", "label"), [1.0])
+    partly = small.map(lambda row, i: {"labels": -100 if i == 5 else row["labels"]}, with_indices=True)
+    with pytest.raises(ValueError, match=r"1 of the 16 rows.*-100"):
+        exit_curve(trained_early_exit, partly, [1.0])
+    with pytest.raises(ValueError, match=r"'labels' holds 7.*num_labels=2"):
+        exit_curve(trained_early_exit, small.map(lambda row: {"labels": 7}), [1.0])
+    with pytest.raises(ValueError, match="empty"):
+        exit_curve(trained_early_exit, small.select([]), [1.0])

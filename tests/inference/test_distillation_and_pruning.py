@@ -77,3 +77,55 @@ def test_keep_layers_copies_and_runs_the_kept_layers(tiny_tokenizer, tokenized):
         keep_layers(model, [1, 0])
     with pytest.raises(ValueError, match="increasing"):
         keep_layers(model, [2])
+
+
+# --- no silent wrong results (reliability issue, part A) -------------------------------------------------------
+def test_temperature_and_alpha_must_be_finite_and_in_range(tiny_tokenizer, tokenized, tmp_path, train_args):
+    logits = torch.tensor([[2.0, -1.0], [0.0, 1.0]])
+    for temperature in (float("inf"), float("nan"), 0.0, -1.0, True, "2"):
+        with pytest.raises(ValueError, match="temperature"):
+            distillation_loss(logits, logits, None, temperature=temperature)
+    for alpha in (float("nan"), -0.1, 1.5, float("inf"), True):
+        with pytest.raises(ValueError, match="alpha"):
+            distillation_loss(logits, logits, None, alpha=alpha)
+    assert float(distillation_loss(logits, logits, None, temperature=np.float32(3.0), alpha=np.float64(1.0))) == 0.0
+
+    teacher = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=1)
+    student = keep_layers(teacher, [0])
+    for temperature in (float("inf"), float("nan"), 0.0):
+        with pytest.raises(ValueError, match=r"temperature must be a finite number > 0"):
+            DistillationTrainer(model=student, teacher=teacher, temperature=temperature, args=train_args(tmp_path))
+    for alpha in (float("nan"), -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"alpha .* in \[0, 1\]"):
+            DistillationTrainer(model=student, teacher=teacher, alpha=alpha, args=train_args(tmp_path))
+
+
+def test_teacher_and_student_must_have_the_same_number_of_labels(tiny_tokenizer, tokenized, tmp_path, train_args):
+    teacher = load_encoder("tiny", num_labels=3, tokenizer=tiny_tokenizer, seed=1)
+    student = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=2)
+    with pytest.raises(ValueError, match=r"teacher has 3 labels.*student 2"):
+        DistillationTrainer(model=student, teacher=teacher, args=train_args(tmp_path), train_dataset=tokenized[0],
+                            data_collator=PaddingCollator(tiny_tokenizer.pad_token_id))
+
+
+def test_labels_out_of_range_in_distillation_name_the_value_and_num_labels(tiny_tokenizer, tokenized, tmp_path,
+                                                                         train_args):
+    logits = torch.tensor([[2.0, -1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"labels holds 7.*num_labels=2"):
+        distillation_loss(logits, logits, torch.tensor([0, 7]))
+    with pytest.raises(ValueError, match=r"labels holds -3"):
+        distillation_loss(logits, logits, torch.tensor([-3, -100]))
+    teacher = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=1)
+    bad = tokenized[0].select(range(32)).map(lambda row, i: {"labels": 7 if i == 9 else row["labels"]},
+                                             with_indices=True)
+    with pytest.raises(ValueError, match=r"'labels' holds 7.*num_labels=2"):
+        DistillationTrainer(model=keep_layers(teacher, [0]), teacher=teacher, args=train_args(tmp_path),
+                            train_dataset=bad, data_collator=PaddingCollator(tiny_tokenizer.pad_token_id))
+
+
+def test_keep_layers_refuses_layers_that_are_not_whole_numbers(tiny_tokenizer):
+    model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
+    for layers in ([0.9, 1.2], [0, 1.0], [True], ["0"]):
+        with pytest.raises(ValueError, match="0-based layer indices"):
+            keep_layers(model, layers)
+    assert keep_layers(model, np.array([0, 1])).config.num_hidden_layers == 2

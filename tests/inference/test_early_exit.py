@@ -173,3 +173,99 @@ def test_save_and_load_round_trip_keeps_temperatures(trained_early_exit, tokeniz
     loaded = EarlyExitClassifier.from_pretrained(tmp_path / "model")
     torch.testing.assert_close(loaded.temperatures, trained_early_exit.temperatures)
     pd.testing.assert_frame_equal(loaded.predict(dev, threshold=0.9), trained_early_exit.predict(dev, threshold=0.9))
+
+
+# --- no silent wrong results: labels, thresholds and loading (reliability issue, part A) -----------------------
+@pytest.fixture()
+def untrained(tiny_tokenizer):
+    """A fresh model, so that a calibration that should have been refused cannot change the shared trained one."""
+    return EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
+
+
+def test_calibration_refuses_a_missing_label_column_instead_of_using_another(untrained, tokenized):
+    _, dev = tokenized
+    small = dev.select(range(16))
+    with pytest.raises(ValueError, match=r"No label column 'gold_typo'.*label_column='labels'"):
+        untrained.calibrate(small, label_column="gold_typo")
+    with pytest.raises(ValueError, match=r"No label column 'labels'.*label_column='label'"):
+        untrained.calibrate(small.rename_column("labels", "label"))  # no fallback to another column either
+    torch.testing.assert_close(untrained.temperatures, torch.ones(2))  # nothing was fitted
+
+
+def test_calibration_refuses_empty_or_unlabelled_data(untrained, tokenized):
+    _, dev = tokenized
+    with pytest.raises(ValueError, match="empty"):
+        untrained.calibrate(dev.select([]))
+    unlabelled = dev.select(range(16)).map(lambda row: {"labels": -100})
+    with pytest.raises(ValueError, match=r"every label in 'labels' is -100"):
+        untrained.calibrate(unlabelled)
+    torch.testing.assert_close(untrained.temperatures, torch.ones(2))
+    # some unlabelled rows are left out of the fit, as cross-entropy leaves them out
+    partly = dev.select(range(32)).map(lambda row, i: {"labels": -100 if i % 2 else row["labels"]}, with_indices=True)
+    every_other = dev.select(range(0, 32, 2))
+    torch.testing.assert_close(untrained.calibrate(partly).temperatures.clone(),
+                               untrained.calibrate(every_other).temperatures.clone())
+
+
+def test_labels_out_of_range_name_the_value_the_column_and_num_labels(untrained, tokenized):
+    _, dev = tokenized
+    bad = dev.select(range(16)).map(lambda row, i: {"gold": 7 if i == 3 else row["labels"]}, with_indices=True)
+    with pytest.raises(ValueError, match=r"'gold' holds 7.*num_labels=2"):
+        untrained.calibrate(bad, label_column="gold")
+    floats = dev.select(range(4)).map(lambda row: {"gold": 0.5})
+    with pytest.raises(ValueError, match=r"'gold'.*whole class ids.*0\.5"):
+        untrained.calibrate(floats, label_column="gold")
+
+
+def test_predict_threshold_takes_numbers_and_refuses_bools_negatives_and_nan(trained_early_exit, tokenized):
+    _, dev = tokenized
+    small = dev.select(range(16))
+    expected = trained_early_exit.predict(small, threshold=0.7)
+    for threshold in (np.float32(0.7), np.float64(0.7)):
+        pd.testing.assert_frame_equal(trained_early_exit.predict(small, threshold=threshold), expected)
+    assert (trained_early_exit.predict(small, threshold=np.int64(1))["exit_layer"] == 2).all()
+    for threshold in (-1, -0.1, True, np.bool_(False), float("nan"), "0.9", None):
+        with pytest.raises(ValueError, match="threshold"):
+            trained_early_exit.predict(small, threshold=threshold)
+
+
+def test_from_pretrained_reads_num_labels_from_a_saved_classifier(tiny_tokenizer, tmp_path):
+    encoder = load_encoder("tiny", num_labels=3, tokenizer=tiny_tokenizer, seed=0)
+    encoder.save_pretrained(tmp_path / "three")
+    model = EarlyExitClassifier.from_pretrained(tmp_path / "three")
+    assert model.config.num_labels == 3 and model.exits[0].classifier.out_features == 3
+    torch.testing.assert_close(model.exits[-1].classifier.weight, encoder.classifier.weight)
+    with pytest.raises(ValueError, match=r"3 labels.*num_labels=2"):
+        EarlyExitClassifier.from_pretrained(tmp_path / "three", num_labels=2)
+
+
+def test_from_pretrained_of_a_saved_early_exit_model_refuses_settings_it_cannot_apply(tiny_tokenizer, tmp_path):
+    saved = EarlyExitClassifier.from_pretrained("tiny", num_labels=3, tokenizer=tiny_tokenizer, seed=0, pooling="cls")
+    saved.save_pretrained(tmp_path / "model")
+    loaded = EarlyExitClassifier.from_pretrained(tmp_path / "model", num_labels=3, exit_layers=[1, 2], pooling="cls")
+    assert loaded.config.exit_layers == [1, 2] and loaded.config.num_labels == 3  # the saved settings, restated
+    with pytest.raises(ValueError, match=r"exit_layers=\[1\].*\[1, 2\]"):
+        EarlyExitClassifier.from_pretrained(tmp_path / "model", exit_layers=[1])
+    with pytest.raises(ValueError, match=r"num_labels=2.*3 labels"):
+        EarlyExitClassifier.from_pretrained(tmp_path / "model", num_labels=2)
+    with pytest.raises(ValueError, match=r"pooling='mean'.*'cls'"):
+        EarlyExitClassifier.from_pretrained(tmp_path / "model", pooling="mean")
+
+
+def test_exit_layers_must_be_whole_numbers(tiny_tokenizer):
+    for layers in ([1.5, 2], [True, 2], ["1", 2]):
+        with pytest.raises(ValueError, match="exit_layers"):
+            EarlyExitClassifier.from_pretrained("tiny", tokenizer=tiny_tokenizer, exit_layers=layers)
+    model = EarlyExitClassifier.from_pretrained("tiny", tokenizer=tiny_tokenizer, exit_layers=np.array([1, 2]))
+    assert model.config.exit_layers == [1, 2]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: the mask lives on the model's device")
+def test_predict_on_a_gpu_equals_predict_on_the_cpu(trained_early_exit, tokenized):
+    import copy
+
+    _, dev = tokenized
+    on_gpu = copy.deepcopy(trained_early_exit).to("cuda")
+    cpu, gpu = trained_early_exit.predict(dev, threshold=0.9), on_gpu.predict(dev, threshold=0.9)
+    np.testing.assert_array_equal(gpu["label"], cpu["label"])
+    np.testing.assert_array_equal(gpu["exit_layer"], cpu["exit_layer"])

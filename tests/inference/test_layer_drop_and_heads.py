@@ -185,3 +185,14 @@ def test_flops_of_a_head_pruned_model_equal_the_flop_counter(tiny_tokenizer, tok
         layers = candidate.config.num_hidden_layers
         assert counter.get_total_flops() == early_exit_flops(candidate.config, n, layers)
     assert early_exit_flops(pruned.config, n, 2) < early_exit_flops(model.config, n, 2)
+
+
+def test_head_importance_names_labels_out_of_range(tiny_tokenizer, tokenized):
+    model = _four_heads(tiny_tokenizer)
+    bad = tokenized[0].select(range(8)).map(lambda row, i: {"labels": 7 if i == 2 else row["labels"]},
+                                            with_indices=True)
+    with pytest.raises(ValueError, match=r"'labels' holds 7.*num_labels=2"):
+        head_importance(model, bad)
+    with pytest.raises(ValueError, match=r"every label in 'labels' is -100"):
+        head_importance(model, bad.map(lambda row: {"labels": -100}))
+    assert all(p.grad is None for p in model.parameters()) and not model._forward_pre_hooks
