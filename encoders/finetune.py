@@ -103,8 +103,12 @@ def predict_labels(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, t
 
 
 def accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset, *,
-             text_column: str = "text", label_column: str = "label", **kwargs: Any) -> float:
+             text_column: str = "text", label_column: str = "label", per_example: bool = False,
+             **kwargs: Any) -> float | np.ndarray:
     """Accuracy of ``model`` on a dataset with text and integer labels: the project's one accuracy (the fraction
-    of examples whose predicted class id equals the label). ``kwargs`` go to :func:`predict_labels`."""
+    of examples whose predicted class id equals the label). ``per_example=True`` returns each example's
+    correctness instead (0/1 in dataset order, the input of :func:`greennlp.budgets.paired_difference`).
+    ``kwargs`` go to :func:`predict_labels`."""
     predictions = predict_labels(model, tokenizer, dataset[text_column], **kwargs)
-    return float((predictions == np.asarray(dataset[label_column])).mean())
+    correct = (predictions == np.asarray(dataset[label_column])).astype(np.int8)
+    return correct if per_example else float(correct.mean())

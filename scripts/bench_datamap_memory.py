@@ -17,6 +17,7 @@ import time
 import numpy as np
 import psutil
 import torch
+from common import append_jsonl, provenance
 
 from greennlp.datamaps import DataMap
 from greennlp.datamaps.matching import ExampleIndex
@@ -52,6 +53,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--sequence-length", type=int, default=16)
+    parser.add_argument("--results", help="JSONL file to append this run's row to")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     n, length = args.examples, args.sequence_length
@@ -89,7 +91,11 @@ def main(argv=None) -> dict:
     assert (data_map.table["observations"] == args.epochs).all()
     print(f"\nrecording {n:,} examples x {args.epochs} epochs: peak +{recording.peak_mb:.0f} MB above baseline "
           f"(goal < 200 MB); DataMap.load: peak +{loading.peak_mb:.0f} MB")
-    return {"recording_mb": recording.peak_mb, "loading_mb": loading.peak_mb}
+    result = {"recording_mb": recording.peak_mb, "loading_mb": loading.peak_mb}
+    if args.results:
+        append_jsonl(args.results, {"examples": n, "epochs": args.epochs, "batch_size": args.batch_size,
+                                    "sequence_length": length, **result, "run": provenance()})
+    return result
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 alternated (baseline, train mode, eval mode, baseline, ...) and the median of per-round ratios reported, for
 wall time and for this process's CPU time (steadier when other jobs share the machine).
 
-    python scripts/bench_datamap_overhead.py --model tiny --train-size 4000 --rounds 5
+    python scripts/bench_datamap_overhead.py --model tiny --train-size 4000 --rounds 5 \
+        --results docs/results/datamap_overhead.jsonl
+
+With --results, one JSON row (every round's times, the median ratios, command, machine, versions) is appended.
 
 Goal: <= 1.03 in the default (training-pass) mode.
 """
@@ -13,6 +16,7 @@ import statistics
 import tempfile
 import time
 
+from common import append_jsonl, provenance
 from transformers import TrainerCallback
 
 from greennlp.datamaps import DataMapCallback
@@ -34,6 +38,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--results", help="JSONL file to append this run's row to")
     args = parser.parse_args(argv)
     train = load_benchmark("sst2", "train", args.data, limit=args.train_size, seed=0)
     scratch = args.model in MINIATURE_SIZES
@@ -77,6 +82,11 @@ def main(argv=None) -> dict:
           f"eval mode {ratios['eval_wall']:.3f}")
     print(f"median ratio with/without callback, CPU:  train mode {ratios['train_cpu']:.3f}, "
           f"eval mode {ratios['eval_cpu']:.3f}")
+    if args.results:
+        append_jsonl(args.results, {"model": args.model, "examples": len(train), "epochs": args.epochs,
+                                    "rounds": args.rounds, "batch_size": args.batch_size, **ratios,
+                                    "seconds": {mode: [list(t) for t in rows] for mode, rows in times.items()},
+                                    "run": provenance()})
     return ratios
 
 

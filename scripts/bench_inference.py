@@ -1,16 +1,20 @@
-"""Benchmark: early exit against the full model on SST-2 dev, in one run.
+"""Benchmark: early exit against the full model on SST-2, with the threshold chosen on a validation split.
 
-Fine-tunes an EarlyExitClassifier (an exit after every layer, joint loss) on a seeded SST-2 training subsample,
-calibrates one temperature per exit on a disjoint held-out subsample of the training split, then prices
-`exit_curve` on the dev set: threshold 1.0 runs every layer (the full model's row), lower thresholds let confident
-examples leave early. Ratios are against that row; times are batched CPU inference at --threads threads.
+For each seed: fine-tune an EarlyExitClassifier (an exit after every layer, joint loss) on a seeded SST-2
+training sample, fit one temperature per exit on a disjoint calibration sample, then run `exit_curve` on a third
+disjoint sample of the training split (validation: where the threshold is chosen) and on the SST-2 dev set (test:
+where it is reported). Threshold 1.0 runs every layer (the full model's row); ratios are against that row.
+Each (seed, split, threshold) is one row of the results file with its per-example correctness, the training and
+calibration FLOPs, and the command, machine and versions; a seed already in the file is skipped.
 
-  PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_inference.py --data /work/shared/data --train-size 1000 --epochs 1
+  python scripts/bench_inference.py --data ../shared/data --train-size 8000 --calibration-size 1000 \
+      --validation-size 1000 --epochs 3 --seeds 0 1 2 --results docs/results/early_exit_sst2_minilm.jsonl
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
@@ -19,9 +23,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import append_jsonl, correctness, provenance, read_jsonl  # noqa: E402
 from transformers import Trainer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
+from greennlp.budgets import BudgetCallback  # noqa: E402
 from greennlp.encoders import (  # noqa: E402
     MINIATURE_SIZES,
     PaddingCollator,
@@ -31,7 +37,7 @@ from greennlp.encoders import (  # noqa: E402
     tokenize_dataset,
     train_wordpiece_tokenizer,
 )
-from greennlp.inference import EarlyExitClassifier, exit_curve  # noqa: E402
+from greennlp.inference import EarlyExitClassifier, early_exit_flops, exit_curve  # noqa: E402
 
 
 def sst2_splits(data: str | None, train_size: int, held_out_size: int, dev_size: int | None, seed: int):
@@ -59,7 +65,7 @@ def training_arguments(folder: str, *, epochs: float, learning_rate: float, batc
 
 def train_early_exit(model_name: str, tokenizer, train, calibration, *, epochs: float, learning_rate: float,
                      batch_size: int, seed: int, pooling: str = "mean",
-                     exit_learning_rate: float | None = None) -> EarlyExitClassifier:
+                     exit_learning_rate: float | None = None, callbacks=()) -> EarlyExitClassifier:
     """An EarlyExitClassifier (an exit after every layer, ``pooling``) trained on tokenized ``train`` with a plain
     Trainer and calibrated on tokenized ``calibration``; with ``exit_learning_rate`` the exit classifiers train at
     that rate (EarlyExitClassifier.parameter_groups), else everything at ``learning_rate``."""
@@ -73,19 +79,69 @@ def train_early_exit(model_name: str, tokenizer, train, calibration, *, epochs: 
     with tempfile.TemporaryDirectory(prefix="greennlp-bench-inference-") as folder:
         arguments = training_arguments(folder, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
                                        seed=seed)
-        Trainer(model=model, args=arguments, train_dataset=train, optimizers=optimizers,
+        Trainer(model=model, args=arguments, train_dataset=train, optimizers=optimizers, callbacks=list(callbacks),
                 data_collator=PaddingCollator(tokenizer.pad_token_id)).train()
     return model.calibrate(calibration)
 
 
-def main() -> None:
+def run_seed(args, seed: int, learning_rate: float) -> list[dict]:
+    """Train, calibrate and price one seed; its rows, one per (split, threshold), in the results file's format."""
+    pool = load_benchmark("sst2", "train", args.data, limit=args.train_size + args.calibration_size
+                          + args.validation_size, seed=seed)
+    sizes = np.cumsum([args.train_size, args.calibration_size])
+    splits = {"train": pool.select(range(sizes[0])), "calibration": pool.select(range(sizes[0], sizes[1])),
+              "validation": pool.select(range(sizes[1], len(pool))),
+              "test": load_benchmark("sst2", "validation", args.data)}
+    tokenizer = load_sst2_tokenizer(args.model, splits["train"])
+    tokenized = {name: tokenize_dataset(split, tokenizer) for name, split in splits.items()}
+    budget = BudgetCallback(save=False)
+    start = time.perf_counter()
+    model = train_early_exit(args.model, tokenizer, tokenized["train"], tokenized["calibration"], epochs=args.epochs,
+                             learning_rate=learning_rate, batch_size=args.batch_size, seed=seed,
+                             pooling=args.pooling, exit_learning_rate=args.exit_learning_rate or None,
+                             callbacks=[budget])
+    seconds = time.perf_counter() - start
+    layers = model.config.num_hidden_layers
+    # calibration runs every exit over the calibration sample once: its price is that many full forward passes
+    calibration_flops = float(sum(early_exit_flops(model.config, len(ids), layers)
+                                  for ids in tokenized["calibration"]["input_ids"]))
+    labels = np.asarray(splits["test"]["label"])
+    exit_accuracy = [float((logits.argmax(-1) == labels).mean()) for logits in model.exit_logits(tokenized["test"])]
+    print(f"seed {seed}: trained and calibrated in {seconds:.0f} s; temperatures "
+          f"{[round(float(t), 3) for t in model.temperatures]}; test accuracy of each exit alone "
+          f"{[round(a, 3) for a in exit_accuracy]}", flush=True)
+    torch.set_num_threads(args.threads)
+    thresholds = [1.0, *args.thresholds]
+    common = {"model": args.model, "seed": seed, "train_size": args.train_size, "epochs": args.epochs,
+              "pooling": args.pooling, "train_flops": budget.price_tag_.train_flops, "train_seconds": round(seconds, 1),
+              "calibration_size": args.calibration_size, "calibration_flops": calibration_flops,
+              "exit_test_accuracy": exit_accuracy, "temperatures": [float(t) for t in model.temperatures],
+              "threads": args.threads, "run": provenance()}
+    rows = []
+    for split in ("validation", "test"):
+        # timing matters on the test split only; validation needs the predictions
+        curve = exit_curve(model, tokenized[split], thresholds, batch_size=64,
+                           repeats=args.repeats if split == "test" else 1)
+        gold = np.asarray(splits[split]["label"])
+        for threshold, row in zip(thresholds, curve.to_dict("records"), strict=True):
+            predicted = model.predict(tokenized[split], threshold=threshold, batch_size=64)
+            rows.append({**common, "split": split, "threshold": threshold, "examples": len(gold),
+                         "accuracy": row["accuracy"], "mean_layers": row["mean_layers"],
+                         "flops_per_example": row["flops_per_example"],
+                         "ms_per_example": row["ms_per_example"] if split == "test" else None,
+                         "correct": correctness(predicted["label"].to_numpy() == gold)})
+    return rows
+
+
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2",
                         help="a miniature size (built from a config, trained from scratch) or a BERT hub id / path")
     parser.add_argument("--data", help="folder holding sst2/ (default: $GREENNLP_DATA_DIR, else the hub)")
-    parser.add_argument("--train-size", type=int, default=2000, help="seeded SST-2 training subsample")
+    parser.add_argument("--train-size", type=int, default=2000, help="seeded SST-2 training sample")
     parser.add_argument("--calibration-size", type=int, default=500, help="held-out training rows for calibrate()")
-    parser.add_argument("--dev-size", type=int, default=None, help="dev rows (all 872 by default)")
+    parser.add_argument("--validation-size", type=int, default=500,
+                        help="held-out training rows on which a threshold is chosen (the dev set is the test split)")
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="default 5e-5 for a pretrained model, 1e-3 for a miniature size from scratch")
@@ -93,39 +149,28 @@ def main() -> None:
     parser.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="what each exit classifies")
     parser.add_argument("--exit-learning-rate", type=float, default=1e-3,
                         help="learning rate of the exit classifiers (0: the same as --learning-rate)")
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.95, 0.9, 0.8, 0.7, 0.6, 0.55])
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the timed inference")
     parser.add_argument("--repeats", type=int, default=3, help="timing rounds over all thresholds (fastest kept)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--results", required=True, help="JSONL results file to append to (a finished seed is skipped)")
+    args = parser.parse_args(argv)
     hf_logging.set_verbosity_error()
-
-    train, calibration, dev = sst2_splits(args.data, args.train_size, args.calibration_size, args.dev_size, args.seed)
-    tokenizer = load_sst2_tokenizer(args.model, train)
-    tokenized = {name: tokenize_dataset(split, tokenizer) for name, split in
-                 [("train", train), ("calibration", calibration), ("dev", dev)]}
     learning_rate = args.learning_rate or (1e-3 if args.model in MINIATURE_SIZES else 5e-5)
-    start = time.perf_counter()
-    model = train_early_exit(args.model, tokenizer, tokenized["train"], tokenized["calibration"], epochs=args.epochs,
-                             learning_rate=learning_rate, batch_size=args.batch_size, seed=args.seed,
-                             pooling=args.pooling, exit_learning_rate=args.exit_learning_rate or None)
-    print(f"trained {args.model} ({model.config.num_hidden_layers} layers, {args.pooling}-pooled exits, exit "
-          f"learning rate {args.exit_learning_rate or learning_rate:g}) on {len(train)} SST-2 examples, "
-          f"{args.epochs} epochs, and calibrated in {time.perf_counter() - start:.0f} s")
-    print("temperatures per exit:", [round(float(t), 3) for t in model.temperatures])
-    labels = np.asarray(dev["label"])
-    print("dev accuracy of each exit alone:",
-          [round(float((logits.argmax(-1) == labels).mean()), 3) for logits in model.exit_logits(tokenized["dev"])])
-
-    torch.set_num_threads(args.threads)
-    curve = exit_curve(model, tokenized["dev"], [1.0, *args.thresholds], batch_size=64, repeats=args.repeats)
-    full = curve.iloc[0]
-    curve["accuracy_change"] = curve["accuracy"] - full["accuracy"]
-    curve["flops_ratio"] = full["flops_per_example"] / curve["flops_per_example"]
-    curve["speedup"] = full["ms_per_example"] / curve["ms_per_example"]
-    curve.insert(0, "setup", ["full model (all layers)"] + [f"early exit > {t:g}" for t in args.thresholds])
-    print(f"SST-2 dev ({len(dev)} examples), batch 64, {args.threads} threads, fastest of {args.repeats} rounds:")
-    print(curve.drop(columns="threshold").to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    done = {row["seed"] for row in read_jsonl(args.results)}
+    for seed in args.seeds:
+        if seed in done:
+            print(f"seed {seed}: in {args.results} already, skipped")
+            continue
+        rows = run_seed(args, seed, learning_rate)
+        for row in rows:
+            append_jsonl(args.results, row)
+        for row in rows:
+            if row["split"] == "test":
+                print(f"  test, threshold {row['threshold']:g}: accuracy {row['accuracy']:.3f}, "
+                      f"{row['mean_layers']:.2f} layers, {row['ms_per_example']:.2f} ms/example", flush=True)
+    if not args.seeds:
+        sys.exit("no --seeds given")
 
 
 if __name__ == "__main__":

@@ -9,25 +9,29 @@ line each, appended whole and fsynced), not redone.
     python scripts/cartography_sst2.py --model tiny --train-size 4000 --epochs 4 --subset-epochs 8 \
         --learning-rate 1e-3 --seeds 0 1 2 --output-dir runs/cartography/tiny
 
-    python scripts/cartography_sst2.py --model sentence-transformers/all-MiniLM-L6-v2 --train-size 0 --epochs 3 \
-        --subsets 100% ambiguous random coverage ambiguous+easy --seeds 0 1 2 --output-dir runs/cartography/full \
-        --results docs/results/cartography_sst2_full_minilm.jsonl
+    python scripts/cartography_sst2.py --model sentence-transformers/all-MiniLM-L6-v2 --train-size 10000 \
+        --validation-size 1000 --epochs 3 --subsets 100% random ambiguous ambiguous+easy easy-to-learn --seeds 0 1 2 \
+        --output-dir runs/cartography/sst2_10k --results docs/results/cartography_sst2_10k_minilm.jsonl
 
-Each seed trains its own 100% run with DataMapCallback and selects subsets from that run's map.
-Writes the results file (default <output-dir>/results.jsonl), summary.md (mean ± population std, ddof=0, and
-each subset minus random paired by seed) and datamap.png (first seed).
+Each seed trains its own 100% run with DataMapCallback and selects subsets from that run's map. Every row holds
+each evaluation set's per-example correctness (for paired intervals), the training FLOPs of the row and, for a
+map-chosen subset, the FLOPs of the map's run (its full price), and the command, machine and versions.
+`--validation-size N` holds N more training examples out of every run, scored like the evaluation sets: the
+split on which a "best" subset is chosen before looking at the others. Writes the results file (default
+<output-dir>/results.jsonl), summary.md (mean ± population std, ddof=0, and each subset minus random paired by
+seed) and datamap.png (first seed).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import append_jsonl, correctness, mean_std, provenance, read_jsonl
 
+from greennlp.budgets import BudgetCallback
 from greennlp.datamaps import DataMap, DataMapCallback
 from greennlp.encoders import (
     MINIATURE_SIZES,
@@ -52,6 +56,8 @@ def parse_args(argv=None):
     parser.add_argument("--data", help="folder holding sst2/, imdb/, cr/ (default: $GREENNLP_DATA_DIR, else the hub)")
     parser.add_argument("--train-set", choices=sorted(IN_DOMAIN), default="sst2")
     parser.add_argument("--train-size", type=int, default=2000, help="seeded training subsample (0 = all)")
+    parser.add_argument("--validation-size", type=int, default=0,
+                        help="training examples held out of every run and scored as the 'validation' set")
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--subset-epochs", type=float,
                         help="epochs for the subsets (default: --epochs); more epochs give small subsets enough steps")
@@ -76,17 +82,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one finished run; a line is written whole with one write and flushed (crash-safe enough to resume)."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def std(values) -> float:
-    """Population std over seeds (``ddof=0``, as ``numpy.std``): the project's one convention."""
-    return float(np.std(values))
+    """Population std over seeds (``ddof=0``): the project's one convention (common.mean_std)."""
+    return mean_std(values)[1]
 
 
 def choose_subset(train, data_map: DataMap, name: str, args, seed: int):
@@ -133,17 +131,23 @@ def main(argv=None) -> pd.DataFrame:
     subsets = ["100%"] + [name for name in args.subsets if name != "100%"]
     ood = args.ood if args.ood is not None else [n for n in ("sst2", "imdb", "cr") if n != args.train_set]
     done = {}
-    if results_path.exists():
-        for line in results_path.read_text().splitlines():
-            if line.strip():
-                record = json.loads(line)
-                if record.get("train_set", "sst2") == args.train_set:
-                    done[(record["seed"], record["subset"])] = record
+    for record in read_jsonl(results_path):
+        if record.get("train_set", "sst2") == args.train_set:
+            done[(record["seed"], record["subset"])] = record
     scratch = args.model in MINIATURE_SIZES
     train = load_benchmark(args.train_set, "train", args.data, limit=args.train_size or None, seed=0)
+    eval_sets = {}
+    if args.validation_size:
+        if not args.train_size:
+            raise SystemExit("--validation-size needs --train-size: the validation examples are held out of the "
+                             "training split, so they cannot come from all of it.")
+        pool = load_benchmark(args.train_set, "train", args.data, limit=args.train_size + args.validation_size,
+                              seed=0)
+        train = pool.select(range(args.train_size))
+        eval_sets["validation"] = pool.select(range(args.train_size, len(pool)))
     benchmark, split = IN_DOMAIN[args.train_set]
-    eval_sets = {f"{benchmark}-{split}": load_benchmark(benchmark, split, args.data,
-                                                        limit=args.in_domain_limit or None, seed=0)}
+    eval_sets[f"{benchmark}-{split}"] = load_benchmark(benchmark, split, args.data,
+                                                       limit=args.in_domain_limit or None, seed=0)
     for name in ood:
         eval_sets[name] = load_benchmark(name, OOD_SPLITS.get(name, "test"), args.data,
                                          limit=args.ood_limit or None, seed=0)
@@ -154,14 +158,16 @@ def main(argv=None) -> pd.DataFrame:
         for subset_name in subsets:
             if (seed, subset_name) in done:
                 continue
+            budget = BudgetCallback(save=False)
             if subset_name == "100%":
-                subset, callbacks = train, [DataMapCallback(map_dir)]
+                subset, callbacks = train, [DataMapCallback(map_dir), budget]
             else:
                 if not map_dir.exists():
                     raise SystemExit(f"{map_dir} is missing but the results file holds seed {seed}'s 100% run: the "
                                      "map of that run is needed to select its subsets. Remove that seed's rows "
                                      "from the results file to retrain it, or restore the folder.")
-                subset, callbacks = choose_subset(train, DataMap.load(map_dir), subset_name, args, seed), []
+                subset = choose_subset(train, DataMap.load(map_dir), subset_name, args, seed)
+                callbacks = [budget]
             print(f"== seed {seed}: {subset_name} ({len(subset):,} examples)", flush=True)
             model = load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=seed)
             started = time.perf_counter()
@@ -170,13 +176,24 @@ def main(argv=None) -> pd.DataFrame:
                                 learning_rate=args.learning_rate, batch_size=args.batch_size, seed=seed,
                                 callbacks=callbacks)
             record = {"train_set": args.train_set, "seed": seed, "subset": subset_name, "size": len(subset),
-                      "epochs": epochs,
-                      "train_seconds": round(time.perf_counter() - started, 1)}
+                      "epochs": epochs, "train_seconds": round(time.perf_counter() - started, 1),
+                      "train_flops": budget.price_tag_.train_flops,
+                      # a subset chosen from the map carries the price of the run that recorded the map
+                      "map_flops": 0.0 if subset_name in ("100%", "random")
+                      else done[(seed, "100%")].get("train_flops", float("nan")),
+                      "map_seconds": 0.0 if subset_name in ("100%", "random")
+                      else done[(seed, "100%")]["train_seconds"]}
+            correct = {}
             for name, dataset in eval_sets.items():
-                record[name] = accuracy(trainer.model, tokenizer, dataset, max_length=args.eval_max_length)
+                correct[name] = accuracy(trainer.model, tokenizer, dataset, max_length=args.eval_max_length,
+                                         per_example=True)
+                record[name] = float(correct[name].mean())
+            record["correct"] = {name: correctness(values) for name, values in correct.items()}
+            record["run"] = provenance()
             append_jsonl(results_path, record)
             done[(seed, subset_name)] = record
-            print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}, flush=True)
+            print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()
+                        if k not in ("correct", "run")}, flush=True)
         if seed == args.seeds[0] and not (output / "datamap.png").exists():
             DataMap.load(map_dir).plot(output / "datamap.png",
                                        title=f"{args.train_set} ({args.model}, {len(train):,} examples, seed {seed})")

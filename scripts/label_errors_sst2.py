@@ -1,6 +1,8 @@
 """Label errors on SST-2 with injected flips: the data map of one training run against cleanlab's confident
 learning on 5-fold out-of-sample probabilities from the same recipe (5 trainings). Precision and recall at the true
-noise rate, and each method's price tag (training FLOPs, wall time).
+noise rate, and each method's price tag (training FLOPs, wall time). The map is also scored from its first and
+its last epoch alone. Every row keeps, for each flipped label in id order, whether the method found it (`found`,
+0/1: the input of paired intervals between methods), and the command, machine and versions.
 
     python scripts/label_errors_sst2.py --model tiny --train-size 2000 --epochs 2 --seeds 0 --output-dir runs/le
 
@@ -12,12 +14,12 @@ cleanlab is a benchmark dependency: pip install 'greennlp[bench]'.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import append_jsonl, mean_std, provenance, read_jsonl
 
 from greennlp.budgets import BudgetCallback
 from greennlp.datamaps import DataMap, DataMapCallback
@@ -30,6 +32,9 @@ from greennlp.encoders import (
     train_wordpiece_tokenizer,
 )
 from greennlp.encoders.finetune import predict_proba  # the one batched inference, in dataset order
+
+METHODS = ("data map (aum)", "data map (confidence)", "data map, first epoch (aum)", "data map, last epoch (aum)",
+           "cleanlab (its own flags)", "cleanlab (top k)")
 
 
 def main() -> None:
@@ -57,14 +62,13 @@ def main() -> None:
     results_path.parent.mkdir(parents=True, exist_ok=True)
     settings = {"model": args.model, "train_size": args.train_size, "noise": args.noise, "epochs": args.epochs,
                 "learning_rate": args.learning_rate, "batch_size": args.batch_size, "folds": args.folds}
-    earlier = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()] \
-        if results_path.exists() else []
+    earlier = read_jsonl(results_path)
     # rows of other settings in the same file are kept but neither resumed nor summarised
     earlier = [r for r in earlier if all(r.get(k) == v for k, v in settings.items())]
     scratch = args.model in MINIATURE_SIZES
     records = [r for r in earlier if r["seed"] in args.seeds]
     for seed in args.seeds:
-        if sum(r["seed"] == seed for r in records) == 4:
+        if sum(r["seed"] == seed for r in records) == len(METHODS):
             print(f"seed {seed}: done in {results_path}", flush=True)
             continue
         records = [r for r in records if r["seed"] != seed]
@@ -84,13 +88,16 @@ def main() -> None:
         fine_tune(new_model(), tokenizer, train, callbacks=[DataMapCallback(map_dir, id_column="id", overwrite=True),
                                                            budget], keep_columns=("id",), **recipe)
         map_seconds = time.perf_counter() - started
-        data_map = DataMap.load(map_dir)
-        for by in ("aum", "confidence"):
-            suspects = data_map.label_errors(by=by, count=len(flipped))
-            records.append({**settings, "seed": seed, "method": f"data map ({by})", "trainings": 1,
+        epochs = DataMap.load(map_dir).metadata["epochs_used"]
+        maps = {"data map ({})": DataMap.load(map_dir), "data map, first epoch ({})": DataMap.load(map_dir, epochs=epochs[:1]),
+                "data map, last epoch ({})": DataMap.load(map_dir, epochs=epochs[-1:])}
+        for name, by in [("data map ({})", "aum"), ("data map ({})", "confidence"),
+                         ("data map, first epoch ({})", "aum"), ("data map, last epoch ({})", "aum")]:
+            suspects = maps[name].label_errors(by=by, count=len(flipped))
+            records.append({**settings, "seed": seed, "method": name.format(by), "trainings": 1,
                             **scores(suspects.index, flipped), "flagged": len(suspects),
                             "train_flops": budget.price_tag_.train_flops, "wall_seconds": round(map_seconds, 1)})
-            print(records[-1], flush=True)
+            print({k: v for k, v in records[-1].items() if k != "found"}, flush=True)
 
         # Confident learning: out-of-sample probabilities from k trainings of the same recipe.
         labels = np.asarray(train["label"])
@@ -112,10 +119,10 @@ def main() -> None:
         for name, chosen in (("cleanlab (its own flags)", ranked), ("cleanlab (top k)", ranked[:len(flipped)])):
             records.append({**settings, "seed": seed, "method": name, "trainings": args.folds, **scores(ids[chosen], flipped),
                             "flagged": len(chosen), "train_flops": flops, "wall_seconds": round(cleanlab_seconds, 1)})
-            print(records[-1], flush=True)
-        with open(results_path, "a", encoding="utf-8") as handle:
-            for record in records[-4:]:
-                handle.write(json.dumps(record) + "\n")
+            print({k: v for k, v in records[-1].items() if k != "found"}, flush=True)
+        run = provenance()
+        for record in records[-len(METHODS):]:
+            append_jsonl(results_path, {**record, "run": run})
 
     frame = pd.DataFrame(records)
     seeds = frame["seed"].nunique()
@@ -145,13 +152,16 @@ def flip_labels(dataset, noise: float, *, seed: int):
 
 
 def scores(chosen, flipped: set) -> dict:
-    found = len(flipped & set(chosen))
-    return {"precision": found / max(len(chosen), 1), "recall": found / max(len(flipped), 1)}
+    """Precision and recall of the ``chosen`` ids, and ``found``: 0/1 per flipped id in sorted order."""
+    chosen = set(chosen)
+    found = [int(i in chosen) for i in sorted(flipped)]
+    return {"precision": sum(found) / max(len(chosen), 1), "recall": sum(found) / max(len(flipped), 1),
+            "found": found}
 
 
 def population_std(values) -> float:
     """The project's one std convention: population (ddof=0)."""
-    return float(np.std(values))
+    return mean_std(values)[1]
 
 
 def fmt(row, column: str, seeds: int) -> str:
