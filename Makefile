@@ -1,4 +1,5 @@
-# greennlp: `make demo` runs the quickstart, `make test` runs the test suite, `make lint` runs ruff.
+# greennlp: `make demo` runs the quickstart, `make test` runs the test suite, `make lint` runs ruff,
+# `make results` rewrites the results in README.md and docs/ from docs/results/.
 # Both create .venv and install the package first.
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +15,7 @@ DEMO_ARGS ?=
 # Notebooks (or folders) that `make notebooks` executes headless.
 NOTEBOOKS ?= notebooks
 
-.PHONY: demo test lint notebooks venv clean
+.PHONY: demo test lint notebooks results venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,10 @@ test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+
+# Every results table and inline figure in README.md and docs/, rewritten from the raw files in docs/results/.
+results: $(VENV)/.installed
+	$(PY) scripts/make_results.py
 
 notebooks: $(VENV)/.models
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)
