@@ -3,7 +3,12 @@ arrays or allenai/cartography JSONL), saved back to the same format, matched to 
 from __future__ import annotations
 
 import logging
+import numbers
 import os
+import shutil
+import tempfile
+import time
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +23,12 @@ from .alignment import ROW, dataset_rows
 from .metrics import DynamicsAccumulator, el2n, gold_statistics
 from .regions import assign_regions, has_variability, mixed_positions, no_regions_message, region_positions
 from .storage import (
+    DYNAMICS_DIR,
     EPOCH_COLUMNS,
     EXAMPLES_FILE,
     FORMAT_VERSION,
     METADATA_FILE,
+    FileChangedError,
     epoch_path,
     list_epochs,
     read_cartography_jsonl,
@@ -32,7 +39,18 @@ from .storage import (
 )
 
 Records = Iterable[tuple[int, dict[str, np.ndarray]]]
+#: Epoch files a map was loaded from: the folder, the epochs and each epoch file's SHA-256 as it was read.
+Source = tuple[Path, list[int], dict[int, str]]
 logger = logging.getLogger(__name__)
+# How long DataMap.load keeps reading a folder that changes while it reads (a save or a training run writing it)
+# before it gives up, and how long it waits between tries.
+_LOAD_PATIENCE_S, _LOAD_RETRY_S = 10.0, 0.02
+# Hidden folders of DataMap.save inside the map's folder: the new map while it is written, the old one while it
+# is being replaced. Either one outside a running save was left by a killed save.
+_SAVING, _REPLACED = ".greennlp-saving-", ".greennlp-replaced-"
+# The parts of a map that DataMap.save replaces, in the order they move out (metadata.json first: a folder
+# without it holds no map); they move in in the reverse order, metadata.json last.
+_MAP_PARTS = (METADATA_FILE, EXAMPLES_FILE, DYNAMICS_DIR)
 
 
 class DataMap:
@@ -68,7 +86,7 @@ class DataMap:
         self.region_fraction = region_fraction
         self.metadata = {**(metadata or {}), "id_column": self.id_column, "region_fraction": region_fraction}
         self._records: list[tuple[int, dict[str, np.ndarray]]] | None = None  # in memory (arrays, JSONL)
-        self._source: tuple[Path, list[int]] | None = None  # or epoch files on disk (load)
+        self._source: Source | None = None  # or epoch files on disk (load), with their digests
         self._fingerprints: np.ndarray | None = None  # token fingerprint per example, in table order
 
     # --- construction --------------------------------------------------------------------------------------
@@ -79,32 +97,47 @@ class DataMap:
 
         ``epochs`` picks recorded epochs by index; ``burn_in`` skips that many of the first ones (early epochs
         of training from scratch say little about the data). ``region_fraction`` defaults to the saved one (1/3).
+
+        The map is the one the folder held when it was read. A save (or a training run) that changes the folder
+        during the read makes the load start again, for up to 10 seconds, and then fail saying so. The epoch files
+        are read again later only by :meth:`save` and :meth:`to_cartography_jsonl`, and there a file that has
+        changed since the load is refused.
         """
-        metadata = read_metadata(path)
-        num_examples = metadata["num_examples"]
-        available = list_epochs(path)
-        chosen = [e for e in available if epochs is None or e in set(epochs)][burn_in:]
-        if not chosen:
-            raise ValueError(
-                f"No recorded epochs to analyse in {str(path)!r} (recorded: {available}, epochs={epochs}, "
-                f"burn_in={burn_in}). Did training finish at least one epoch?"
-            )
-        examples_file = Path(path) / EXAMPLES_FILE
-        examples = read_table(examples_file, required=("row",)) if examples_file.is_file() else {}
-        if examples and len(examples["row"]) != num_examples:
-            raise ValueError(
-                f"{str(Path(path) / METADATA_FILE)!r} says the map has num_examples={num_examples}, but "
-                f"{str(examples_file)!r} lists {len(examples['row'])} examples: the files come from different runs. "
-                "Restore the matching files, or record the map again."
-            )
-        source = (Path(path), chosen)
-        per_epoch: dict[int, int] = {}
-        table = _aggregate(_read_epochs(source, num_examples, per_epoch), num_examples, metadata.get("id_column"),
-                           examples.get("id"))
-        _warn_if_incomplete(Path(path), metadata, available, per_epoch, table)
+        path = Path(path)
+        epochs = None if epochs is None else list(epochs)  # read once: the load may start again
+        deadline = time.monotonic() + _LOAD_PATIENCE_S
+        while True:
+            before = _metadata_bytes(path)
+            if before is None:
+                unfinished = _unfinished_saves(path)
+                if not unfinished:
+                    read_metadata(path)  # raises: no map here
+                if time.monotonic() < deadline:
+                    time.sleep(_LOAD_RETRY_S)
+                    continue
+                raise FileNotFoundError(
+                    f"No data map in {str(path)!r} yet: {METADATA_FILE} is missing and {unfinished[0].name} holds "
+                    f"an unfinished DataMap.save (one still running after {_LOAD_PATIENCE_S:.0f} s, or one that was "
+                    "killed). Load it again when the save is done; if no save is running, save the map again.")
+            try:
+                read = _read_map(path, before, epochs, burn_in)
+            except Exception:
+                if _metadata_bytes(path) == before:
+                    raise  # the folder did not change while it was read: the error is the map's
+                read = None
+            if read is not None and _metadata_bytes(path) == before:
+                break
+            if time.monotonic() >= deadline:
+                raise ValueError(
+                    f"The map in {str(path)!r} kept changing while it was read for {_LOAD_PATIENCE_S:.0f} s: another "
+                    "process keeps saving into it (DataMap.save) or training writes it (DataMapCallback). Load it "
+                    "when that process is done.")
+            time.sleep(_LOAD_RETRY_S)  # the folder changed while it was read: read it again
+        metadata, available, source, examples, per_epoch, table = read
+        _warn_if_incomplete(path, metadata, available, per_epoch, table)
         if region_fraction is None:
             region_fraction = metadata.get("region_fraction", 1 / 3)
-        data_map = cls(table, {**metadata, "epochs_used": chosen}, region_fraction=region_fraction)
+        data_map = cls(table, {**metadata, "epochs_used": source[1]}, region_fraction=region_fraction)
         data_map._source = source
         data_map._fingerprints = examples.get("fingerprint")
         return data_map
@@ -214,7 +247,10 @@ class DataMap:
         """Write the map in the ``DataMapCallback`` format (one Parquet file per epoch, ``examples.parquet``,
         ``metadata.json``; each written atomically, ``metadata.json`` last); :meth:`load` reads it back.
 
-        Refuses a folder that already holds a map unless ``overwrite=True``. Returns ``path``.
+        Refuses a folder that already holds a map unless ``overwrite=True``. The new map is written whole into a
+        hidden folder inside ``path`` first, then moved into place by renames (``metadata.json`` last), so a save
+        that fails (a full disk, an epoch file that changed since this map was loaded) leaves the folder's previous
+        map as it was. Returns ``path``.
         """
         path = Path(path)
         if self._source is not None and path.resolve() == self._source[0].resolve():
@@ -224,22 +260,27 @@ class DataMap:
             if ((path / METADATA_FILE).exists() or list_epochs(path)) and not overwrite:
                 raise FileExistsError(f"{str(path)!r} already holds a data map; pass overwrite=True to replace it.")
             remove_stale_temporaries(path, recursive=True)  # left by killed writes; we hold the folder
-            (path / METADATA_FILE).unlink(missing_ok=True)  # no metadata = no map, until the new one is complete
-            for epoch in list_epochs(path):
-                epoch_path(path, epoch).unlink()
-            epochs = []
-            for epoch, columns in records:
-                write_table(epoch_path(path, epoch), columns)
-                epochs.append(epoch)
-            examples = {"row": np.arange(len(self), dtype=np.int64)}
-            if self.id_column is not None:
-                examples["id"] = self.table.index.to_numpy()
-            if self._fingerprints is not None:
-                examples["fingerprint"] = np.asarray(self._fingerprints, dtype=np.int64)
-            write_table(path / EXAMPLES_FILE, examples)
-            metadata = {**self.metadata, "format_version": FORMAT_VERSION, "num_examples": len(self),
-                        "epochs": epochs, "epochs_used": epochs}
-            write_json(path / METADATA_FILE, metadata)
+            for unfinished in _unfinished_saves(path):  # left by killed saves, likewise
+                shutil.rmtree(unfinished, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=_SAVING, dir=path))
+            try:
+                epochs = []
+                for epoch, columns in records:
+                    write_table(epoch_path(staging, epoch), columns)
+                    epochs.append(epoch)
+                examples = {"row": np.arange(len(self), dtype=np.int64)}
+                if self.id_column is not None:
+                    examples["id"] = self.table.index.to_numpy()
+                if self._fingerprints is not None:
+                    examples["fingerprint"] = np.asarray(self._fingerprints, dtype=np.int64)
+                write_table(staging / EXAMPLES_FILE, examples)
+                # save_id: two saves of one map differ, so a load can tell that the folder changed while it read
+                metadata = {**self.metadata, "format_version": FORMAT_VERSION, "num_examples": len(self),
+                            "epochs": epochs, "epochs_used": epochs, "save_id": uuid.uuid4().hex}
+                write_json(staging / METADATA_FILE, metadata)
+                _move_into_place(staging, path)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         return path
 
     def to_cartography_jsonl(self, output_dir: str | os.PathLike) -> list[Path]:
@@ -307,6 +348,9 @@ class DataMap:
         if by not in ("aum", "confidence", "correctness"):
             raise ValueError(f"by={by!r}: CCS ranks by a difficulty score where higher is easier; choose 'aum', "
                              "'confidence' or 'correctness'.")
+        if isinstance(strata, bool) or not isinstance(strata, numbers.Integral) or strata < 1:
+            raise ValueError(f"strata={strata!r}: give a positive whole number of bins (an int, e.g. 50), the number "
+                             "of equal-width difficulty bins that the selection is spread across.")
         scores = self.table[by].to_numpy(dtype=np.float64)
         positions = coverage_positions(scores, fraction, prune_hardest=prune_hardest, strata=strata, seed=seed)
         return self.table.index[positions]
@@ -398,17 +442,98 @@ class DataMap:
         return f"DataMap({len(self)} examples, epochs={self.metadata.get('epochs_used')}, regions={counts})"
 
 
-def _read_epochs(source: tuple[Path, list[int]], num_examples: int | None = None,
-                 per_epoch: dict[int, int] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+def _metadata_bytes(folder: Path) -> bytes | None:
+    """The bytes of the map's ``metadata.json``; ``None`` when there is none."""
+    try:
+        return (folder / METADATA_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _unfinished_saves(folder: Path) -> list[Path]:
+    """The hidden folders of DataMap.save runs in ``folder``: running, or killed."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [Path(entry.path) for entry in entries
+            if entry.name.startswith((_SAVING, _REPLACED)) and entry.is_dir(follow_symlinks=False)]
+
+
+def _read_map(folder: Path, metadata_bytes: bytes, epochs: list[int] | None, burn_in: int):
+    """Read the map in ``folder`` whose ``metadata.json`` holds ``metadata_bytes``; nothing is logged, so that a
+    read of a folder that changed meanwhile can be dropped without a trace."""
+    metadata = read_metadata(folder, data=metadata_bytes)
+    num_examples = metadata["num_examples"]
+    available = list_epochs(folder)
+    chosen = [e for e in available if epochs is None or e in epochs][burn_in:]
+    if not chosen:
+        raise ValueError(
+            f"No recorded epochs to analyse in {str(folder)!r} (recorded: {available}, epochs={epochs}, "
+            f"burn_in={burn_in}). Did training finish at least one epoch?"
+        )
+    examples_file = folder / EXAMPLES_FILE
+    examples = read_table(examples_file, required=("row",)) if examples_file.is_file() else {}
+    if examples and len(examples["row"]) != num_examples:
+        raise ValueError(
+            f"{str(folder / METADATA_FILE)!r} says the map has num_examples={num_examples}, but "
+            f"{str(examples_file)!r} lists {len(examples['row'])} examples: the files come from different runs. "
+            "Restore the matching files, or record the map again."
+        )
+    per_epoch: dict[int, int] = {}
+    digests: dict[int, str] = {}
+    table = _aggregate(_read_epochs((folder, chosen, {}), num_examples, per_epoch, digests), num_examples,
+                       metadata.get("id_column"), examples.get("id"))
+    return metadata, available, (folder, chosen, digests), examples, per_epoch, table
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Replace the map in ``folder`` by the one written in ``staging``, by renames: the old map's parts move out
+    into a hidden folder, the new ones move in (:data:`_MAP_PARTS` gives the order), then the old ones are deleted.
+    A rename that fails puts the old map back."""
+    replaced = Path(tempfile.mkdtemp(prefix=_REPLACED, dir=folder))
+    moved_out, moved_in = [], []
+    try:
+        for name in _MAP_PARTS:
+            if (folder / name).exists():
+                os.replace(folder / name, replaced / name)
+                moved_out.append(name)
+        for name in reversed(_MAP_PARTS):
+            if (staging / name).exists():
+                os.replace(staging / name, folder / name)
+                moved_in.append(name)
+    except BaseException:
+        for name in reversed(moved_in):
+            os.replace(folder / name, staging / name)
+        for name in reversed(moved_out):
+            os.replace(replaced / name, folder / name)
+        replaced.rmdir()
+        raise
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _read_epochs(source: Source, num_examples: int | None = None, per_epoch: dict[int, int] | None = None,
+                 digests: dict[int, str] | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Epoch files in order, checked: required columns, rows in ``[0, num_examples)``, each example at most once
-    per snapshot. ``per_epoch`` receives the number of distinct examples of each epoch."""
-    folder, epochs = source
+    per snapshot, and the file's SHA-256 the one in ``source`` (when it has one). ``per_epoch`` receives the number
+    of distinct examples of each epoch, ``digests`` the SHA-256 of each file read."""
+    folder, epochs, expected = source
     for epoch in epochs:
         path = epoch_path(folder, epoch)
         if not path.is_file():
             raise FileNotFoundError(f"The map was read from {str(folder)!r}, which no longer holds epoch {epoch} "
                                     f"({path.name}); load it again from where it is now.")
-        columns = read_table(path, required=EPOCH_COLUMNS)
+        found: dict[str, str] = {}
+        try:
+            columns = read_table(path, required=EPOCH_COLUMNS, digest=expected.get(epoch), digests=found)
+        except FileChangedError:
+            raise ValueError(
+                f"{str(path)!r} has changed since this map was loaded from {str(folder)!r} (a save or a training run "
+                "has rewritten the folder since), so it no longer holds this map's records. To use the map the "
+                "folder holds now, load it again with DataMap.load."
+            ) from None
+        if digests is not None:
+            digests[epoch] = found[str(path)]
         rows = columns["row"].astype(np.int64)
         if num_examples is not None and len(rows) and (rows.min() < 0 or rows.max() >= num_examples):
             bad = rows[(rows < 0) | (rows >= num_examples)]

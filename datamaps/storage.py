@@ -5,7 +5,7 @@ Layout of ``output_dir``::
     metadata.json            mode, epochs, num_labels, id column, model name, created, epoch_records
                              ({"0": {"recorded": 45, "examples": 45, "complete": true}, ...}: per epoch, the
                              examples recorded in every snapshot, of how many, and whether the record covers the
-                             whole epoch), ...
+                             whole epoch), save_id (a new one at each DataMap.save), ...
     examples.parquet         one row per example: row, [id], [fingerprint] (token fingerprint, for matching a
                              reordered dataset by content)
     dynamics/epoch_000.parquet   columns: row, [id], gold, p_gold, correct, margin, snapshot, [probs]
@@ -17,6 +17,7 @@ Also reads and writes the original cartography JSONL schema (``dynamics_epoch_{E
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -65,13 +66,26 @@ def _to_arrow(values: Any) -> pa.Array:
 EPOCH_COLUMNS = ("row", "gold", "p_gold", "correct", "margin", "snapshot")
 
 
-def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+class FileChangedError(ValueError):
+    """A file is no longer the one read before (its contents' digest differs)."""
+
+
+def read_table(path: str | os.PathLike, *, required: tuple[str, ...] = (), digest: str | None = None,
+               digests: dict[str, str] | None = None) -> dict[str, np.ndarray]:
     """Read a Parquet file written by :func:`write_table`; list columns come back as 2-D arrays.
 
-    A damaged file, or one without a ``required`` column, raises ``ValueError`` naming the file.
+    A damaged file, or one without a ``required`` column, raises ``ValueError`` naming the file. The bytes parsed
+    are the bytes hashed: ``digests[str(path)]`` receives their SHA-256, and a ``digest`` that differs from it
+    raises :class:`FileChangedError` before the file is parsed.
     """
+    data = Path(path).read_bytes()
+    found = hashlib.sha256(data).hexdigest()
+    if digest is not None and found != digest:
+        raise FileChangedError(f"{str(path)!r} has changed since it was first read.")
+    if digests is not None:
+        digests[str(path)] = found
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(pa.BufferReader(data))
         columns = {}
         for name in table.column_names:
             column = table.column(name).combine_chunks()
@@ -149,15 +163,16 @@ def list_epochs(output_dir: str | os.PathLike) -> list[int]:
     return sorted(int(m.group(1)) for m in map(_EPOCH_FILE.match, os.listdir(folder)) if m)
 
 
-def read_metadata(output_dir: str | os.PathLike) -> dict[str, Any]:
+def read_metadata(output_dir: str | os.PathLike, *, data: bytes | None = None) -> dict[str, Any]:
+    """The map's ``metadata.json``, checked; parsed from ``data`` (its bytes, read before) when given."""
     path = Path(output_dir) / METADATA_FILE
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise FileNotFoundError(
             f"No data map in {str(output_dir)!r}: {METADATA_FILE} is missing. Pass the output_dir given to "
             "DataMapCallback, or use DataMap.from_cartography_jsonl() for allenai/cartography files."
         )
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
+        metadata = json.loads(path.read_bytes() if data is None else data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(
             f"{str(path)!r} is not valid JSON ({error}); it is truncated or damaged. It is written last and "

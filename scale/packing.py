@@ -5,6 +5,8 @@ Blocks never cross an input file, so a corpus packed by N tasks gives the same b
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import IO
 
@@ -12,7 +14,7 @@ from greennlp.masking import ContentWordTagger
 from greennlp.masking.alignment import align_batch
 
 from ._requirements import MISSING_DATATROVE
-from .shards import PACKED_COLUMNS
+from .shards import PACKED_BLOCKS, PACKED_COLUMNS, document_text, shard_entry, write_task_record
 
 try:
     from datatrove.data import Document, DocumentsPipeline
@@ -26,6 +28,10 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
 OFFSETS_COLUMN = "offset_mapping"
 # Where PackedBlockWriter writes a task's files until the task ends well; hidden, so load_packed_shards skips it.
 _STAGING_FOLDER = ".partial"
+# Block metadata key through which ContentWordPacker tells PackedBlockWriter its settings (a JSON string, one per
+# task, shared by all its blocks): the writer stores them in each shard and in its task record.
+_SETTINGS_KEY = "greennlp_packing"
+_SCHEMA_KEY = b"greennlp"
 # Narrow integer types: token ids fit int32, flags int8 (a quarter of the int64 that inference would pick).
 _COLUMN_TYPES = {"input_ids": "int32", "attention_mask": "int8", "special_tokens_mask": "int8",
                  "content_word_mask": "int8", "word_ids": "int32"}
@@ -40,6 +46,7 @@ class ContentWordPacker(PipelineStep):
     ``keep_offsets=True`` (HF whole-word masking needs it). Follow it with :class:`PackedBlockWriter`.
 
     Documents are tokenized whole, keep their own ``[CLS] ... [SEP]`` and are concatenated in reading order;
+    every document's text must be a ``str`` (a ``None`` or bytes text is refused, naming the document);
     the tokens left over at the end of each input file (fewer than ``seq_len``) are dropped, as
     ``scripts/pretrain_mlm.py`` drops a batch's remainder. Packing restarts at each input file (the reader's
     ``metadata["file_path"]``), which is what makes the blocks independent of the number of tasks.
@@ -98,15 +105,26 @@ class ContentWordPacker(PipelineStep):
         tagger = self.tagger if isinstance(self.tagger, ContentWordTagger) else ContentWordTagger(self.tagger)
         return tokenizer, tagger.load()
 
+    def _settings(self, tokenizer, tagger: ContentWordTagger) -> str:
+        """What makes these blocks these blocks, as JSON: shards with different settings must not be mixed."""
+        model = tagger.model if isinstance(tagger.model, str) else \
+            "{lang}_{name}-{version}".format(**{"lang": "", "name": "", "version": "", **tagger.nlp_.meta})
+        settings = {"seq_len": self.seq_len, "keep_offsets": bool(self.keep_offsets),
+                    "tokenizer": _tokenizer_identity(tokenizer),
+                    "tagger": {"model": model, "strategy": tagger.strategy_, "content_pos": list(tagger.content_pos),
+                               "exclude_stop_words": bool(tagger.exclude_stop_words), "lang": tagger.lang}}
+        return json.dumps(settings, sort_keys=True)
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data is None:
             return
         tokenizer, tagger = self._load()
+        settings = self._settings(tokenizer, tagger)
         columns = [column for column in PACKED_COLUMNS if column != "attention_mask"] + ([OFFSETS_COLUMN] if self.keep_offsets else [])
         buffer: dict[str, list] = {column: [] for column in columns}
         source, blocks_in_source = None, 0
         for batch in batched(data, self.batch_size):
-            texts = [doc.text for doc in batch]
+            texts = [document_text(doc, "ContentWordPacker") for doc in batch]
             with self.track_time("batch"):
                 encoded = tokenizer(texts, truncation=False, return_offsets_mapping=True,
                                     return_special_tokens_mask=True, return_attention_mask=False)
@@ -126,15 +144,16 @@ class ContentWordPacker(PipelineStep):
                     buffer[column].extend(row[column])
                 self.stat_update("tokens", value=len(row["input_ids"]))
                 while len(buffer["input_ids"]) >= self.seq_len:
-                    yield self._block(buffer, source, blocks_in_source)
+                    yield self._block(buffer, source, blocks_in_source, settings)
                     blocks_in_source += 1
         self._drop_remainder(buffer)
 
-    def _block(self, buffer: dict[str, list], source: str | None, index: int) -> Document:
+    def _block(self, buffer: dict[str, list], source: str | None, index: int, settings: str) -> Document:
         block = {column: values[:self.seq_len] for column, values in buffer.items()}
         for values in buffer.values():
             del values[:self.seq_len]
         block["attention_mask"] = [1] * self.seq_len
+        block[_SETTINGS_KEY] = settings
         self.stat_update("blocks")
         self.stat_update("content_tokens", value=sum(block["content_word_mask"]))
         # zero-padded so that sorting ids sorts blocks in reading order within a file
@@ -146,8 +165,28 @@ class ContentWordPacker(PipelineStep):
             values.clear()
 
 
+def _tokenizer_identity(tokenizer) -> dict:
+    """A fast tokenizer's name and a SHA-256 of its vocabulary and rules (normalizer, pre-tokenizer, model, added
+    tokens, post-processor), so that shards of two tokenizers with one name are told apart."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    for key in ("truncation", "padding"):  # call-time options, which the HF wrapper changes as it is used
+        state.pop(key, None)
+    digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+    return {"name_or_path": str(getattr(tokenizer, "name_or_path", "") or ""), "sha256": digest}
+
+
 def _block_row(writer, document: Document) -> dict:
-    return {"id": document.id, **document.metadata}
+    row = {"id": document.id, **document.metadata}
+    settings = row.pop(_SETTINGS_KEY, None)
+    if settings is None:
+        raise ValueError(f"block {document.id!r} carries no packing settings: PackedBlockWriter writes the blocks "
+                         "of ContentWordPacker; put it right after one.")
+    if writer.settings_ is None:
+        writer.settings_ = settings
+    elif settings != writer.settings_:
+        raise ValueError(f"block {document.id!r} was packed with other settings than the task's first block "
+                         f"({settings} vs {writer.settings_}); one task packs with one ContentWordPacker.")
+    return row
 
 
 class PackedBlockWriter(ParquetWriter):
@@ -161,6 +200,11 @@ class PackedBlockWriter(ParquetWriter):
     the blocks; a killed task leaves a file without its footer. Either way, here only the hidden folder holds it,
     which readers skip and the task's next run clears.
 
+    Each shard records the packer's settings (``seq_len``, ``keep_offsets``, the tokenizer's name and a hash of its
+    vocabulary and rules, the tagger) in its schema metadata, and each task that ends well writes its record
+    ``_greennlp/task-<rank>.json`` (the run's number of tasks, the settings, its shards), even when it had no
+    blocks: the reader takes the last run's shards only and refuses mixed settings.
+
     Read the folder back with :func:`greennlp.scale.load_packed_shards` or
     ``scripts/pretrain_mlm.py --packed-shards FOLDER``. Other arguments are ``ParquetWriter``'s.
     """
@@ -169,16 +213,19 @@ class PackedBlockWriter(ParquetWriter):
 
     def __init__(self, output_folder: DataFolderLike, output_filename: str | None = None, **kwargs) -> None:
         super().__init__(output_folder, output_filename, adapter=_block_row, **kwargs)
+        self.settings_: str | None = None  # the packer's settings, from the task's first block
 
     def _get_output_filename(self, document: Document, rank: int | str = 0, **kwargs) -> str:
         return f"{_staging(rank)}/{super()._get_output_filename(document, rank, **kwargs)}"
 
     def _write(self, document: dict, file_handler: IO, filename: str):
         if self.schema is None:  # built from the first block, so that offset_mapping is there when kept
-            self.schema = _block_schema(document)
+            self.schema = _block_schema(document, self.settings_)
         return super()._write(document, file_handler, filename)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        import pyarrow.parquet as pq
+
         folder, staging = self.output_folder, _staging(rank)
         if folder.exists(staging):  # left by a killed run of this task
             folder.rm(staging, recursive=True)
@@ -188,21 +235,26 @@ class PackedBlockWriter(ParquetWriter):
             if folder.exists(staging):
                 folder.rm(staging, recursive=True)
             raise
-        if not folder.exists(staging):  # the task had no blocks
-            return
-        for path in folder.list_files(subdirectory=staging):
-            target = path[len(staging) + 1:]
-            if "/" in target:
-                folder.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            folder.mv(path, target)  # a rename on a local file system: the file appears whole or not at all
-        folder.rm(staging, recursive=True)
+        files = {}
+        if folder.exists(staging):  # else the task had no blocks
+            for path in folder.list_files(subdirectory=staging):
+                target = path[len(staging) + 1:]
+                with folder.open(path, "rb") as handle:
+                    files[target] = shard_entry(folder.size(path), pq.ParquetFile(handle))
+                if "/" in target:
+                    folder.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+                folder.mv(path, target)  # a rename on a local file system: the file appears whole or not at all
+            folder.rm(staging, recursive=True)
+        settings = None if self.settings_ is None else json.loads(self.settings_)
+        write_task_record(folder, kind=PACKED_BLOCKS, rank=rank, world_size=world_size, files=files,
+                          settings=settings)
 
 
 def _staging(rank: int | str) -> str:
     return f"{_STAGING_FOLDER}/{str(rank).zfill(5)}"
 
 
-def _block_schema(row: dict):
+def _block_schema(row: dict, settings: str | None):
     import pyarrow as pa
 
     fields = [("id", pa.string())]
@@ -211,4 +263,4 @@ def _block_schema(row: dict):
             fields.append((column, pa.list_(getattr(pa, _COLUMN_TYPES[column])())))
         elif column == OFFSETS_COLUMN:
             fields.append((column, pa.list_(pa.list_(pa.int32(), 2))))
-    return pa.schema(fields)
+    return pa.schema(fields, metadata=None if settings is None else {_SCHEMA_KEY: settings.encode()})

@@ -8,7 +8,10 @@ nearest prototype, so the sharded scores equal the pruner's on the same document
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import numbers
 import os
 from pathlib import Path
 
@@ -17,7 +20,15 @@ import numpy as np
 from greennlp._files import atomic_write
 
 from ._requirements import MISSING_DATATROVE
-from .shards import shard_files
+from .shards import (
+    EMBEDDINGS,
+    PROTOTYPE_SCORES,
+    document_text,
+    local_shard_entry,
+    read_run,
+    repeated_ids,
+    write_task_record,
+)
 
 try:
     from datatrove.data import DocumentsPipeline
@@ -31,6 +42,8 @@ _ABOUT_KEY = b"greennlp"
 # Documents handed to ``embed`` at once: it sorts them by length before batching, so more than one batch's worth
 # means less padding; small enough that a task's memory stays flat.
 _BATCHES_PER_CHUNK = 16
+_EMBEDDINGS_WRITER = "EmbeddingWriter(folder)"
+logger = logging.getLogger(__name__)
 
 
 class EmbeddingWriter(PipelineStep):
@@ -39,9 +52,12 @@ class EmbeddingWriter(PipelineStep):
     The shard (``{rank:05d}.parquet`` in ``output_folder``) holds the columns ``id`` (the document's id) and
     ``embedding`` (float32, unit length: mean pooling then L2 normalisation, as
     :class:`~greennlp.filters.PrototypePruner` embeds), and records the encoder and ``max_length`` in its schema
-    metadata, which :func:`fit_prototypes` reads. It is written atomically (a temporary file renamed at the end of
-    the task), so a task that fails or is killed leaves no shard that a reader would take for a finished one.
-    The step passes no documents on: put it last.
+    metadata, which :func:`fit_prototypes` and :class:`PrototypeScorer` check. It is written atomically (a temporary
+    file renamed at the end of the task), so a task that fails or is killed leaves no shard that a reader would
+    take for a finished one; then the task writes its record ``_greennlp/task-<rank>.json``, from which readers
+    take the last run's shards only (see :func:`greennlp.scale.load_packed_shards`). Every document's text must be
+    a ``str`` (a ``None`` or bytes text is refused, naming the document). The step passes no documents on: put it
+    last.
 
     Parameters
     ----------
@@ -105,6 +121,7 @@ class EmbeddingWriter(PipelineStep):
         name, model, tokenizer = self._load()
         dim = model.config.hidden_size
         about = {"encoder": name, "max_length": self.max_length, "normalize": True}
+        shard = Path(self.output_folder) / f"{rank:05d}.parquet"
         schema = pa.schema([("id", pa.string()), ("embedding", pa.list_(pa.float32(), dim))],
                            metadata={_ABOUT_KEY: json.dumps(about).encode()})
 
@@ -112,14 +129,17 @@ class EmbeddingWriter(PipelineStep):
             with pq.ParquetWriter(temporary, schema) as writer:
                 for chunk in batched(data or [], self.batch_size * _BATCHES_PER_CHUNK):
                     with self.track_time("batch"):
-                        vectors = embed([doc.text for doc in chunk], model, tokenizer=tokenizer,
-                                        batch_size=self.batch_size, max_length=self.max_length, normalize=True)
+                        texts = [document_text(doc, "EmbeddingWriter") for doc in chunk]
+                        vectors = embed(texts, model, tokenizer=tokenizer, batch_size=self.batch_size,
+                                        max_length=self.max_length, normalize=True)
                         embeddings = pa.FixedSizeListArray.from_arrays(vectors.astype(np.float32).ravel(), dim)
                         writer.write_table(pa.table([pa.array([doc.id for doc in chunk], pa.string()), embeddings],
                                                     schema=schema))
                     self.stat_update("documents", value=len(chunk))
 
-        atomic_write(Path(self.output_folder) / f"{rank:05d}.parquet", write)
+        atomic_write(shard, write)
+        write_task_record(self.output_folder, kind=EMBEDDINGS, rank=rank, world_size=world_size,
+                          files={shard.name: local_shard_entry(shard)}, settings={**about, "dim": dim})
         yield from ()  # passes no documents on, but is a generator as datatrove's steps are
 
 
@@ -136,9 +156,14 @@ def _read_embeddings(path: Path, rows: np.ndarray | None = None) -> tuple[list[s
 
 
 def _about(path: Path) -> dict:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    metadata = pq.read_schema(path).metadata or {}
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError) as error:
+        raise ValueError(f"{str(path)!r} is not a readable Parquet file ({error}): it is truncated or damaged. "
+                         "Embed the corpus again.") from None
     if _ABOUT_KEY not in metadata:
         raise ValueError(f"{str(path)!r} is not an embedding shard written by EmbeddingWriter (no {_ABOUT_KEY!r} "
                          "schema metadata).")
@@ -167,23 +192,31 @@ def fit_prototypes(embeddings_folder: str | os.PathLike, *, n_clusters: int = 10
         Fitted on the sample (``cluster_centers_``; ``scores_`` are the sample's), with the shards' encoder and
         ``max_length``, so ``score_samples(texts)`` embeds new texts as the shards were embedded. Pass it to
         :class:`PrototypeScorer`.
+
+    Only the last embedding run's shards are read, and a folder is refused (with an error naming the files) when
+    that run is unfinished, a shard was truncated or overwritten, the shards were embedded differently, or a
+    document id occurs twice.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from greennlp.filters.prototypes import PrototypePruner
 
     if not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer; got {sample_size!r}.")
-    files = shard_files(embeddings_folder)
-    if not files:
-        raise FileNotFoundError(f"no *.parquet embedding shards under {str(embeddings_folder)!r}; write them with "
-                                "EmbeddingWriter(folder).")
+    shards = read_run(embeddings_folder, kind=EMBEDDINGS, writer=_EMBEDDINGS_WRITER)
+    files = [shard.path for shard in shards]
     abouts = [_about(path) for path in files]
     if any(about != abouts[0] for about in abouts):
         raise ValueError(f"the shards under {str(embeddings_folder)!r} were embedded differently "
                          f"({sorted({json.dumps(about, sort_keys=True) for about in abouts})}); embed the corpus "
                          "with one encoder and one max_length.")
-    counts = np.array([pq.ParquetFile(path).metadata.num_rows for path in files])
+    repeated = repeated_ids(pa.chunked_array([pq.read_table(path, columns=["id"]).column("id").combine_chunks()
+                                              for path in files]))
+    if repeated:
+        raise ValueError(f"document ids such as {repeated[:3]} occur more than once in the embedding shards under "
+                         f"{str(embeddings_folder)!r}; give every document a unique id, and read each input once.")
+    counts = np.array([shard.rows for shard in shards])
     total = int(counts.sum())
     if sample_size >= total:
         picked = np.arange(total)
@@ -207,7 +240,12 @@ class PrototypeScorer(PipelineStep):
     so any number of tasks covers them all. Each scores shard (same name, in ``output_folder``) holds ``id``,
     ``score`` (higher = farther from its prototype = harder) and ``cluster`` (the nearest prototype), the values
     :meth:`PrototypePruner.score_samples <greennlp.filters.PrototypePruner.score_samples>` gives, and is written
-    atomically. Reads no documents and passes on any it is given.
+    atomically; each task then writes its record ``_greennlp/task-<rank>.json``. Reads no documents and passes on
+    any it is given.
+
+    Only the last embedding run's shards are scored, and only when they were embedded as the pruner embeds: the
+    shards' recorded encoder and ``max_length`` must be the pruner's (prototypes fitted in one embedding space say
+    nothing about another, even of the same dimension), or the task fails before it writes anything.
 
     Parameters
     ----------
@@ -248,7 +286,13 @@ class PrototypeScorer(PipelineStep):
         if data:
             yield from data
         root = Path(self.embeddings_folder)
-        for path in shard_files(root)[rank::world_size]:
+        shards = read_run(root, kind=EMBEDDINGS, writer=_EMBEDDINGS_WRITER)
+        about = self._check_embedded_as_the_pruner_embeds(shards[0].path)
+        settings = {"embeddings": about, "n_clusters": int(len(self.pruner.cluster_centers_)),
+                    "prototypes_sha256": hashlib.sha256(
+                        np.ascontiguousarray(self.pruner.cluster_centers_, dtype=np.float64).tobytes()).hexdigest()}
+        written = {}
+        for path in [shard.path for shard in shards][rank::world_size]:
             with self.track_time("shard"):
                 ids, embeddings = _read_embeddings(path)
                 if embeddings.shape[1] != self.pruner.n_features_in_:
@@ -257,10 +301,44 @@ class PrototypeScorer(PipelineStep):
                 scores, clusters = nearest_centroid_distance(embeddings, self.pruner.cluster_centers_)
                 table = pa.table({"id": pa.array(ids, pa.string()), "score": pa.array(scores, pa.float64()),
                                   "cluster": pa.array(clusters, pa.int32())})
-                atomic_write(Path(self.output_folder) / path.relative_to(root),
-                             lambda temporary, table=table: pq.write_table(table, temporary))
+                target = Path(self.output_folder) / path.relative_to(root)
+                atomic_write(target, lambda temporary, table=table: pq.write_table(table, temporary))
+                written[path.relative_to(root).as_posix()] = local_shard_entry(target)
             self.stat_update("shards")
             self.stat_update("documents", value=len(ids))
+        write_task_record(self.output_folder, kind=PROTOTYPE_SCORES, rank=rank, world_size=world_size,
+                          files=written, settings=settings)
+
+    def _check_embedded_as_the_pruner_embeds(self, path: Path) -> dict:
+        """The shards' embedding settings (the same in all of them: ``read_run`` checks), refused unless they are
+        the pruner's encoder and ``max_length``."""
+        about = _about(path)
+        encoder, max_length = _encoder_name(self.pruner.encoder), self.pruner.max_length
+        if not _same_encoder(about.get("encoder"), encoder) or about.get("max_length") != max_length:
+            raise ValueError(
+                f"the shards under {self.embeddings_folder!r} (e.g. {path.name!r}) were embedded with encoder "
+                f"{about.get('encoder')!r} and max_length={about.get('max_length')}, but the pruner embeds with "
+                f"encoder {encoder!r} and max_length={max_length}: its prototypes live in another embedding space, "
+                "so the scores would mean nothing. Fit the pruner on these shards (fit_prototypes(embeddings_folder))"
+                ", or embed the corpus again with the pruner's encoder and max_length.")
+        return about
+
+
+def _encoder_name(encoder) -> str | None:
+    """The name or folder of a pruner's encoder (a model object's ``name_or_path``)."""
+    if isinstance(encoder, (str, os.PathLike)):
+        return str(encoder)
+    return getattr(getattr(encoder, "config", None), "_name_or_path", None) or None
+
+
+def _same_encoder(recorded: str | None, name: str | None) -> bool:
+    """Whether two encoder names are one encoder: the same name, or two spellings of one local folder."""
+    if recorded is None or name is None:
+        return False
+    if recorded == name:
+        return True
+    first, second = Path(recorded).expanduser(), Path(name).expanduser()
+    return first.is_dir() and second.is_dir() and first.resolve() == second.resolve()
 
 
 def select_by_prototype_score(scores_folder: str | os.PathLike, *, fraction: float | None = None,
@@ -272,9 +350,11 @@ def select_by_prototype_score(scores_folder: str | os.PathLike, *, fraction: flo
     scores_folder : path
         The :class:`PrototypeScorer` output folder.
     fraction, threshold
-        Exactly one: keep ``fraction`` of all documents (in (0, 1], rounded half up, as
+        Exactly one: keep ``fraction`` of all documents (a number in (0, 1], rounded half up, as
         :meth:`PrototypePruner.select <greennlp.filters.PrototypePruner.select>`) or every document whose score is
-        ``>= threshold`` (``keep="hard"``) or ``<= threshold`` (``keep="easy"``).
+        ``>= threshold`` (``keep="hard"``) or ``<= threshold`` (``keep="easy"``; a finite number). A document
+        without a score (NaN) is never kept: a ``fraction`` that asks for more documents than have a score is
+        refused, and the number of unscored documents is logged.
     keep : {"hard", "easy"}
         Keep the documents farthest from their prototype (Sorscher et al.: best when data is plentiful) or nearest.
     seed : int
@@ -289,20 +369,38 @@ def select_by_prototype_score(scores_folder: str | os.PathLike, *, fraction: flo
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from greennlp.datamaps.regions import top_positions
+    from greennlp.datamaps.regions import count_for_fraction, top_positions
 
     if keep not in ("hard", "easy"):
         raise ValueError(f"keep={keep!r}; choose 'hard' (far from prototypes) or 'easy' (near).")
-    files = shard_files(scores_folder)
-    if not files:
-        raise FileNotFoundError(f"no *.parquet scores shards under {str(scores_folder)!r}; write them with "
-                                "PrototypeScorer(pruner, embeddings_folder, folder).")
+    if fraction is not None and (isinstance(fraction, bool) or not isinstance(fraction, numbers.Real)):
+        raise TypeError(f"fraction={fraction!r}; give the share of documents to keep as a number in (0, 1], "
+                        "e.g. 0.5.")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+                                  or not np.isfinite(threshold)):
+        raise ValueError(f"threshold={threshold!r}; give a finite number (a score: documents at or past it are "
+                         "kept), or a fraction instead.")
+    files = [shard.path for shard in read_run(scores_folder, kind=PROTOTYPE_SCORES,
+                                               writer="PrototypeScorer(pruner, embeddings_folder, folder)")]
     frame = pd.concat([pq.read_table(path, columns=["id", "score", "cluster"]).to_pandas() for path in files],
                       ignore_index=True)
     duplicated = frame["id"][frame["id"].duplicated()]
     if len(duplicated):
         raise ValueError(f"{len(duplicated)} document ids occur in more than one row (e.g. "
                          f"{list(duplicated[:3])}); give every document a unique id before embedding.")
+    scores = frame["score"].to_numpy(dtype=np.float64)
+    unscored = np.isnan(scores)
+    if unscored.any():
+        examples = list(frame["id"][unscored][:3])
+        if fraction is not None and count_for_fraction(fraction, len(frame)) > len(frame) - unscored.sum():
+            raise ValueError(
+                f"fraction={fraction} asks for {count_for_fraction(fraction, len(frame))} documents, but "
+                f"{int(unscored.sum())} of the {len(frame)} documents have no score (NaN; e.g. {examples}) and are "
+                f"never kept. Keep a fraction of at most {(len(frame) - unscored.sum()) / len(frame):.4f}, or find "
+                "why those documents have no score (an empty or all-padding text?).")
+        logger.warning("select_by_prototype_score: %d of the %d documents have no score (NaN; e.g. %s); they are "
+                       "not kept.", int(unscored.sum()), len(frame), examples)
     kept = np.zeros(len(frame), dtype=bool)
-    kept[top_positions(frame["score"].to_numpy(), fraction, threshold, highest=keep == "hard", seed=seed)] = True
+    # NaN scores rank last, so a fraction of at most the scored documents and a threshold never pick them
+    kept[top_positions(scores, fraction, threshold, highest=keep == "hard", seed=seed)] = True
     return frame.assign(kept=kept).set_index("id")

@@ -92,3 +92,9 @@ def test_mixed_selection_through_select_by_region_and_its_errors():
         data_map.select("ambiguous", fraction=0.3, mix={"medium": 0.2})
     with pytest.raises(ValueError, match="the map has"):
         data_map.select("ambiguous", fraction=1.0, mix={"hard": 1.0})
+
+
+@pytest.mark.parametrize("strata", [float("nan"), 2.5, 0, True, "10"])
+def test_select_coverage_refuses_strata_that_are_not_a_positive_whole_number(strata):
+    with pytest.raises(ValueError, match=r"strata=.*a positive whole number of bins"):
+        random_map(n=40).select_coverage(fraction=0.5, strata=strata)

@@ -1,5 +1,6 @@
 """DataMap files and datasets: save/load symmetry, JSONL export without the source folder, matching a reordered
-dataset by content, and one writer per output folder."""
+dataset by content, one writer per output folder, a loaded map that stays the one on disk at load (also while
+another thread saves), and a failed overwrite that keeps the old map."""
 import subprocess
 import sys
 import textwrap
@@ -121,3 +122,82 @@ class _RaiseAtFirstStep:
         if name.startswith("on_"):
             return lambda *args, **kwargs: None
         raise AttributeError(name)
+
+
+def two_maps(n: int = 40, epochs: int = 3) -> tuple[DataMap, DataMap]:
+    """Two maps of the same examples and epochs with different training dynamics."""
+    rng = np.random.default_rng(7)
+    gold = rng.integers(0, 2, n)
+    return tuple(DataMap.from_logits(rng.normal(size=(n, epochs, 2)), gold, ids=[f"x{i}" for i in range(n)])
+                 for _ in range(2))
+
+
+def test_a_loaded_map_is_what_was_on_disk_when_it_was_loaded(tmp_path):
+    first, second = two_maps()
+    first.save(tmp_path / "map")
+    loaded = DataMap.load(tmp_path / "map")
+    second.save(tmp_path / "map", overwrite=True)  # the folder now holds another map
+    with pytest.raises(ValueError, match=r"map.*changed since this map was loaded.*load it again"):
+        loaded.save(tmp_path / "copy")
+    with pytest.raises(ValueError, match="changed since this map was loaded"):
+        loaded.to_cartography_jsonl(tmp_path / "jsonl")
+    assert not (tmp_path / "copy" / "metadata.json").exists()
+    assert_same_map(DataMap.load(tmp_path / "map"), second)
+    assert_same_map(DataMap.load(DataMap.load(tmp_path / "map").save(tmp_path / "again")), second)
+
+
+def test_a_load_during_saves_gets_one_whole_map(tmp_path):
+    import threading
+
+    maps = two_maps(n=200, epochs=4)
+    maps[0].save(tmp_path / "map")
+    stop = threading.Event()
+    saves = []
+
+    def save_in_turn() -> None:
+        while not stop.is_set():
+            maps[len(saves) % 2].save(tmp_path / "map", overwrite=True)
+            saves.append(1)
+
+    saver = threading.Thread(target=save_in_turn)
+    saver.start()
+    try:
+        loaded = [DataMap.load(tmp_path / "map") for _ in range(40)]
+    finally:
+        stop.set()
+        saver.join()
+    assert len(saves) > 5  # the loads did overlap saves
+    for data_map in loaded:
+        matches = [data_map.table.equals(candidate.table) for candidate in maps]
+        assert any(matches), "a load returned a table that matches neither saved map"
+
+
+@pytest.mark.parametrize("failing_write", ["second table", "metadata"])
+def test_a_failed_overwrite_keeps_the_old_map(tmp_path, monkeypatch, failing_write):
+    import errno
+    import os
+
+    import greennlp.datamaps.datamap as datamap_module
+
+    first, second = two_maps()
+    first.save(tmp_path / "map")
+    before = sorted(os.listdir(tmp_path / "map"))
+    calls = []
+
+    def full_disk(write):
+        def failing(path, *args, **kwargs):
+            calls.append(path)
+            if failing_write == "metadata" or len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write(path, *args, **kwargs)
+        return failing
+
+    name = "write_json" if failing_write == "metadata" else "write_table"
+    monkeypatch.setattr(datamap_module, name, full_disk(getattr(datamap_module, name)))
+    with pytest.raises(OSError, match="No space left on device"):
+        second.save(tmp_path / "map", overwrite=True)
+    monkeypatch.undo()
+    assert_same_map(DataMap.load(tmp_path / "map"), first)
+    assert sorted(os.listdir(tmp_path / "map")) == before  # nothing of the failed save is left
+    second.save(tmp_path / "map", overwrite=True)
+    assert_same_map(DataMap.load(tmp_path / "map"), second)

@@ -52,8 +52,10 @@ def sharded(corpus, encoder_folder, tmp_path_factory):
 
 def test_shards_hold_each_document_once_embedded_as_the_pruner_embeds(sharded, encoder_folder):
     root, texts, _ = sharded
-    files = sorted(path.name for path in (root / "embeddings").iterdir())
+    files = sorted(path.name for path in (root / "embeddings").iterdir() if path.is_file())
     assert files == ["00000.parquet", "00001.parquet", "00002.parquet"]  # no temporary file left behind
+    records = sorted(path.name for path in (root / "embeddings" / "_greennlp").iterdir())
+    assert records == ["task-00000.json", "task-00001.json", "task-00002.json"]  # each task's record of its shard
     tables = [pq.read_table(root / "embeddings" / name) for name in files]
     ids = [doc_id for table in tables for doc_id in table.column("id").to_pylist()]
     assert sorted(ids) == sorted(texts)
