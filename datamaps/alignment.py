@@ -4,7 +4,8 @@ The one place where a map meets a dataset; every ``select_*`` function goes thro
 keyed either by its examples' own ids (the index is named after the dataset column that holds them) or by the
 row positions of the dataset it was recorded on (index named ``row``). Position-keyed maps are matched by
 content (token fingerprints) when the map has them and the dataset is tokenized; otherwise by position, after
-checking the dataset's length and labels. Whatever cannot be matched raises ``ValueError``: never fewer rows.
+checking the dataset's length and every gold label (a dataset without a label column is refused). Whatever cannot
+be matched raises ``ValueError``: never fewer rows, never rows of other data.
 """
 from __future__ import annotations
 
@@ -90,7 +91,10 @@ def rows_by_content(fingerprints: np.ndarray, gold: np.ndarray | None, dataset) 
 
 
 def rows_by_position(keys: pd.Index, gold: np.ndarray | None, dataset) -> np.ndarray:
-    """Rows are positions: the dataset must be as long as the map and, where it has labels, carry the map's."""
+    """Rows are positions: the dataset must be as long as the map and carry the map's gold labels, every one
+    checked. A map (``gold`` given) is refused for a dataset without a label column or when it has no gold label to
+    check: a map recorded on other data would otherwise select rows of the wrong data without a word. ``gold=None``
+    (scores given by row position, no map) trusts the positions, as the caller stated them."""
     positions = np.asarray(keys, dtype=np.int64)
     if len(dataset) != len(positions):
         raise ValueError(
@@ -99,9 +103,24 @@ def rows_by_position(keys: pd.Index, gold: np.ndarray | None, dataset) -> np.nda
             "with DataMapCallback(id_column=...) and select by id."
         )
     label_column = next((c for c in LABEL_COLUMNS if c in dataset.column_names), None)
-    if gold is not None and label_column is not None:
+    if gold is not None and label_column is None:
+        raise ValueError(
+            f"This map is keyed by row position and the dataset has no label column to check it against (its "
+            f"columns: {list(dataset.column_names)}; a label column is one of {list(LABEL_COLUMNS)}), so rows would "
+            "be matched by position unchecked. Pass the dataset the map was recorded on with its gold labels in a "
+            "column named 'label' (e.g. dataset.rename_column('<your label column>', 'label')), or tokenized as "
+            "for training so rows match by content ('input_ids'), or record the map with "
+            "DataMapCallback(id_column=...) and pass id_column= naming that column."
+        )
+    if gold is not None:
         labels = np.asarray(dataset[label_column])
         known = np.asarray(gold) >= 0
+        if not known.any():
+            raise ValueError(
+                f"This map is keyed by row position but holds no gold label to check the dataset's {label_column!r} "
+                "against (no example was recorded), so rows would be matched by position unchecked. Record the map "
+                "with DataMapCallback(id_column=...) and pass id_column= naming that column."
+            )
         differ = np.flatnonzero(known & (labels[positions] != np.asarray(gold)))
         if len(differ):
             raise ValueError(

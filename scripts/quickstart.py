@@ -9,15 +9,30 @@ Data: --data PATH, else $GREENNLP_DATA_DIR, else the Hugging Face hub (stanfordn
 By default SST-2 train is subsampled to 2,000 sentences (seeded) so that the whole job takes a few minutes on
 2 CPU cores; the dev set is always the full 872 sentences. The subsets train for twice as many epochs as the
 full run (fewer steps in all) so that 660 sentences get enough optimizer steps.
+
+Every run is priced (BudgetCallback: time and FLOPs). A map-chosen subset costs its map too: the 100% run is the
+map's run, so the ambiguous third's total price is its own run plus the full run, more than training once on all
+the data. The last line says after how many runs on the subset (reusing one map) it would pay back. Output is
+quiet (one progress bar per run, the results at the end); --verbose shows the libraries' logs and bars.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
+import datasets
+import transformers
+from tqdm.auto import tqdm
+from transformers import TrainerCallback
+
+from greennlp.budgets import BudgetCallback
 from greennlp.datamaps import DataMap, DataMapCallback
 from greennlp.encoders import (
     MINIATURE_SIZES,
@@ -54,6 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs/quickstart")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' logs, load reports and Trainer progress bars")
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error(f"--epochs {args.epochs:g}: a data map needs at least 2 epochs (each example observed twice) "
@@ -68,28 +85,105 @@ def build_tokenizer(model_name: str, train_texts):
     return load_tokenizer(model_name)
 
 
+@contextlib.contextmanager
+def quiet(enabled: bool):
+    """While the block runs: transformers logs errors only (no LOAD REPORT for the new classification head), no
+    progress bars from transformers or datasets, and nothing printed to stdout by the libraries (the Trainer's
+    metrics dict; the tokenizers trainer's blank lines, written by Rust to file descriptor 1). Restored after."""
+    if not enabled:
+        yield
+        return
+    verbosity = transformers.logging.get_verbosity()
+    bars = datasets.is_progress_bar_enabled(), transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    transformers.logging.disable_progress_bar()
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+        transformers.logging.set_verbosity(verbosity)
+        if bars[0]:
+            datasets.enable_progress_bars()
+        if bars[1]:
+            transformers.logging.enable_progress_bar()
+
+
+class StepBar(TrainerCallback):
+    """One progress bar over a run's optimizer steps (on stderr), in place of the Trainer's own."""
+
+    def __init__(self, description: str, disable: bool):
+        self.description, self.disable, self.bar = description, disable, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=state.max_steps, desc=self.description, unit="step", disable=self.disable,
+                        file=sys.stderr)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
+
+
+def payback_runs(full: float, subset: float) -> int | None:
+    """The fewest runs k on a map-chosen subset for which the map (one full run) plus k subset runs cost less
+    than k runs on all the data: full + k * subset < k * full. ``None`` when a subset run costs as much as a
+    full one (it never pays back)."""
+    if subset >= full:
+        return None
+    return math.floor(full / (full - subset)) + 1
+
+
+def payback_line(results: list[dict], fraction: float) -> str:
+    full, ambiguous = results[0], results[1]
+    name = f"the map-chosen {fraction:.0%}"
+    by_time = payback_runs(full["train_seconds"], ambiguous["train_seconds"])
+    by_flops = payback_runs(full["train_flops"], ambiguous["train_flops"]) if full["train_flops"] else None
+    if by_time is None:
+        return (f"Pay-back: none at this size. One run on {name} takes {ambiguous['train_seconds']:.1f} s, no less "
+                f"than one on all the data ({full['train_seconds']:.1f} s), so reusing its map never pays for the map.")
+    flops = f"; by FLOPs, {by_flops} runs" if by_flops else ""
+    return (f"Pay-back: reused for {by_time} runs on {name}, its map pays for itself (the map plus {by_time} runs on "
+            f"the subset take less time than {by_time} runs on all the data{flops}); with fewer runs the subset "
+            "costs more than all the data.")
+
+
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     output = Path(args.output_dir)
     scratch = args.model in MINIATURE_SIZES
     learning_rate = args.learning_rate or (5e-4 if scratch else 1e-4)
     subset_epochs = args.subset_epochs or 2 * args.epochs
+    silent = not args.verbose
 
     print(f"[1/4] Loading SST-2 ({args.train_size:,} training sentences, seed {args.seed}) ...", flush=True)
-    train = load_benchmark("sst2", "train", args.data, limit=args.train_size, seed=args.seed)
-    dev = load_benchmark("sst2", "dev", args.data)
-    tokenizer = build_tokenizer(args.model, train["text"])
+    with quiet(silent):
+        train = load_benchmark("sst2", "train", args.data, limit=args.train_size, seed=args.seed)
+        dev = load_benchmark("sst2", "dev", args.data)
+        tokenizer = build_tokenizer(args.model, train["text"])
 
     def run(name: str, subset, epochs: float, callbacks=()) -> dict:
-        # A fresh model with the same initial weights for every subset.
-        model = load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=args.seed)
-        started = time.perf_counter()
-        trainer = fine_tune(model, tokenizer, subset, str(output / "runs" / name.split()[1].strip("()")),
-                            epochs=epochs, learning_rate=learning_rate, batch_size=args.batch_size,
-                            seed=args.seed, callbacks=callbacks, disable_tqdm=False)
-        seconds = time.perf_counter() - started
-        return {"subset": name, "size": len(subset), "epochs": epochs, "dev_accuracy": accuracy(trainer.model, tokenizer, dev),
-                "train_seconds": round(seconds, 1)}
+        budget = BudgetCallback()
+        with quiet(silent):
+            # A fresh model with the same initial weights for every subset.
+            model = load_encoder(args.model, num_labels=2, tokenizer=tokenizer if scratch else None, seed=args.seed)
+            started = time.perf_counter()
+            trainer = fine_tune(model, tokenizer, subset, str(output / "runs" / name.split()[1].strip("()")),
+                                epochs=epochs, learning_rate=learning_rate, batch_size=args.batch_size,
+                                seed=args.seed, progress=args.verbose,
+                                callbacks=[*callbacks, budget, StepBar(f"      {name}", disable=args.verbose)])
+            seconds = time.perf_counter() - started
+            dev_accuracy = accuracy(trainer.model, tokenizer, dev)
+        price = budget.price_tag_
+        return {"subset": name, "size": len(subset), "epochs": epochs, "dev_accuracy": dev_accuracy,
+                "train_seconds": round(seconds, 1), "train_flops": price.train_flops if price else 0.0}
 
     print(f"[2/4] Training {args.model} on all {len(train):,} sentences with DataMapCallback ...", flush=True)
     results = [run("100% (full)", train, args.epochs, [DataMapCallback(output / "map", overwrite=True)])]
@@ -111,11 +205,25 @@ def main(argv=None) -> list[dict]:
     random_subset = select_random(train, args.fraction, seed=args.seed)
     results.append(run(f"{args.fraction:.0%} (ambiguous)", ambiguous, subset_epochs))
     results.append(run(f"{args.fraction:.0%} (random)", random_subset, subset_epochs))
-
-    print("\n| subset | size | epochs | dev accuracy | train time (s) |\n|---|---|---|---|---|")
+    # The price of a result: its own run, plus the map's run (the 100% run) for the subset the map chose.
+    full = results[0]
     for r in results:
-        print(f"| {r['subset']} | {r['size']:,} | {r['epochs']:g} | {r['dev_accuracy']:.3f} | {r['train_seconds']:.1f} |")
-    (output / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+        with_map = r is results[1]
+        r["map_included"] = with_map
+        r["total_seconds"] = round(r["train_seconds"] + (full["train_seconds"] if with_map else 0.0), 1)
+        r["total_flops"] = r["train_flops"] + (full["train_flops"] if with_map else 0.0)
+
+    print("\n| subset | size | epochs | dev accuracy | train time (s) | train FLOPs | total price (s) | total FLOPs |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for r in results:
+        mark = " (with map)" if r["map_included"] else ""
+        print(f"| {r['subset']} | {r['size']:,} | {r['epochs']:g} | {r['dev_accuracy']:.3f} | {r['train_seconds']:.1f} "
+              f"| {r['train_flops']:.3g} | {r['total_seconds']:.1f}{mark} | {r['total_flops']:.3g} |")
+    print("Total price: the run itself, plus the map's run (the 100% run) for the subset the map chose.")
+    payback = payback_line(results, args.fraction)
+    print(payback)
+    (output / "results.json").write_text(json.dumps({"args": vars(args), "results": results, "payback": payback},
+                                                    indent=2))
     if scratch:
         print("\n" + WEAK_MODEL_NOTE)
     return results

@@ -151,3 +151,21 @@ def test_select_random_is_exact_and_reproducible(dataset):
     assert first["text"] != select_random(dataset, 0.33, seed=8)["text"]
     assert len(select_random(dataset, 1.0)) == 40
     assert len(select_random(dataset, 0.33, seed=7, return_ids=True)) == 13
+
+
+def test_a_map_is_never_applied_by_position_without_labels_to_check(dataset):
+    data_map = data_map_for()  # keyed by row position, recorded on the fixture's rows
+    other = Dataset.from_dict({"text": [f"another sentence {i}" for i in range(N)]})  # same length, no labels
+    for select in (lambda data: select_by_region(data, data_map, "ambiguous", fraction=0.33),
+                   lambda data: select_by_score(data, data_map.scores("aum"), fraction=0.5, data_map=data_map),
+                   lambda data: data_map.dataset_rows(data)):
+        with pytest.raises(ValueError, match=r"no label column to check.*columns: \['text'\].*'label'.*id_column="):
+            select(other)
+    # the dataset the map was recorded on, with its labels, is checked and matched
+    assert len(select_by_region(dataset, data_map, "ambiguous", fraction=0.33)) == 13
+    # labels in a column of another name are not guessed: the error names the column to pass
+    renamed = dataset.rename_column("label", "sentiment")
+    with pytest.raises(ValueError, match=r"no label column to check.*'sentiment'"):
+        select_by_region(renamed, data_map, "ambiguous", fraction=0.33)
+    assert len(select_by_region(renamed.rename_column("sentiment", "label"), data_map, "ambiguous",
+                                fraction=0.33)) == 13
