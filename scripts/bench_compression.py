@@ -13,8 +13,9 @@ and on the same student trained on the labels alone. Each row has SST-2 dev accu
 domain, seeded subsamples, max length 128; encoders.accuracy), ms per example of batched inference (dev set,
 length-sorted batches of 64, fp32, fastest of --repeats rounds) at each --threads count, timed alternately with
 the full model so that every speed-up is measured under the same load (early-exit rows time `predict`, which also
-pads its batches), FLOPs per example (early_exit_flops on each dev example's length) and the size of the state
-dict.
+pads its batches), FLOPs per example (early_exit_flops on each dev example's length), the size of the state
+dict, the per-example correctness on each evaluation set (`correct`, keyed by its accuracy column), the seed and
+the run's provenance (`run`: command, machine, versions, date).
 
 Resumable: each finished row is appended to <output-dir>/results.jsonl and skipped by a rerun with the same
 settings; trained models are saved under <output-dir>/models/. Prints the markdown table and writes
@@ -41,6 +42,7 @@ os.environ.setdefault("GREENNLP_CPU_BF16", "0")  # every row in fp32, so that in
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from bench_inference import load_sst2_tokenizer, sst2_splits, train_early_exit, training_arguments  # noqa: E402
+from common import correctness, provenance  # noqa: E402
 from datasets import concatenate_datasets  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from transformers import AutoModelForSequenceClassification, Trainer  # noqa: E402
@@ -240,11 +242,18 @@ def timing(args, run: Callable[[], None], full_run: Callable[[], None], examples
     return row
 
 
+def with_correctness(name: str, correct: dict[str, np.ndarray]) -> dict:
+    """The row's accuracies and its per-example correctness, keyed by the accuracy column they average to (what
+    `paired_difference` compares between rows)."""
+    columns = {f"{split}_accuracy": correct[split] for split in ("dev", "imdb", "cr")}
+    return {"setup": name, **{c: float(np.mean(v)) for c, v in columns.items()},
+            "correct": {c: correctness(v) for c, v in columns.items()}}
+
+
 def measure_model(name: str, model, data: dict, args, full) -> dict:
-    kwargs = dict(max_length=128, batch_size=64)
-    row = {"setup": name, "dev_accuracy": accuracy(model, data["tokenizer"], data["dev"], **kwargs),
-           "imdb_accuracy": accuracy(model, data["tokenizer"], data["imdb"], **kwargs),
-           "cr_accuracy": accuracy(model, data["tokenizer"], data["cr"], **kwargs)}
+    kwargs = dict(max_length=128, batch_size=64, per_example=True)
+    row = with_correctness(name, {split: accuracy(model, data["tokenizer"], data[split], **kwargs)
+                                  for split in ("dev", "imdb", "cr")})
     row.update(timing(args, forward_pass(model, data["batches"]), forward_pass(full, data["batches"]),
                       len(data["dev"]), is_full=name == FULL))
     source = getattr(model, "config", None) or full.config
@@ -256,13 +265,12 @@ def measure_model(name: str, model, data: dict, args, full) -> dict:
 
 
 def measure_early_exit(threshold: float, model: EarlyExitClassifier, data: dict, args, full) -> dict:
-    def correct(split: str) -> float:
+    def correct(split: str) -> np.ndarray:
         predicted = model.predict(data[f"{split}_tokenized"], threshold=threshold)
-        return float((predicted["label"].to_numpy() == np.asarray(data[split]["label"])).mean())
+        return predicted["label"].to_numpy() == np.asarray(data[split]["label"])
 
     exits = model.predict(data["dev_tokenized"], threshold=threshold)["exit_layer"].to_numpy()
-    row = {"setup": f"early exit > {threshold:g}", "dev_accuracy": correct("dev"), "imdb_accuracy": correct("imdb"),
-           "cr_accuracy": correct("cr")}
+    row = with_correctness(f"early exit > {threshold:g}", {split: correct(split) for split in ("dev", "imdb", "cr")})
     row.update(timing(args, lambda: model.predict(data["dev_tokenized"], threshold=threshold),
                       forward_pass(full, data["batches"]), len(data["dev"]), is_full=False))
     row.update(flops_per_example=mean_flops(model.config, data["lengths"], exits), size_mb=size_mb(model),
@@ -399,6 +407,7 @@ def main() -> None:
         start = time.perf_counter()
         row = measure()
         row["train_seconds"] = sum(models.train_seconds.values()) or None
+        row.update(seed=args.seed, run=provenance())
         models.train_seconds.clear()
         rows.append(row)
         write_text(results_file, "".join(json.dumps(r) + "\n" for r in rows))
