@@ -11,8 +11,11 @@ hits them alike:
             PaddingCollator; --compile adds torch.compile
 Each run is priced with budgets.BudgetCallback. Afterwards the last `greennlp` model of each size is timed
 at inference in fp32, bf16 and int8 (encoders.quantize_int8), alternated, with dev accuracy.
+With --results, every training run and every inference variant is appended as one JSON row (settings, timings,
+per-example dev correctness, provenance) for `make results`.
 
-  PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_encoders.py --sizes tiny mini --steps 150 --rounds 2
+  PYTHONPATH=. nice -n 10 .venv/bin/python scripts/bench_encoders.py --sizes tiny mini --steps 150 --rounds 2 \
+      --results docs/results/encoders_sst2.jsonl
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ from greennlp.encoders import (  # noqa: E402
 )
 
 SETUPS = ("run_glue", "careful", "flags", "greennlp")
+INFERENCE_BATCH = 64
 
 
 def build_data(setup: str, train, tokenizer):
@@ -93,28 +97,28 @@ def train_once(setup, size, tokenizer, data, dev_text, collator, args_common, se
     start, cpu_start = time.perf_counter(), time.process_time()
     trainer.train()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    dev_accuracy = accuracy(trainer.model, tokenizer, dev_text, max_length=128)  # the one accuracy, every setup
+    correct = accuracy(trainer.model, tokenizer, dev_text, max_length=128, per_example=True)  # every setup alike
     tag = budget.price_tag_
     return {
         "size": size, "setup": setup, "seed": seed, "train_wall_s": wall, "train_cpu_s": cpu, "loop_wall_s": tag.wall_time_s,
         "examples": tag.examples_seen, "tokens": tag.tokens_seen, "padded_tokens": tag.padded_tokens_seen,
         "examples_per_s": tag.examples_seen / wall, "examples_per_cpu_s": tag.examples_seen / cpu, "tokens_per_s": tag.tokens_seen / wall,
-        "train_flops": tag.train_flops, "dev_accuracy": dev_accuracy,
+        "train_flops": tag.train_flops, "dev_accuracy": float(correct.mean()), "bf16": bool(args.bf16),
+        "correct": correct,
     }, trainer.model
 
 
 @torch.no_grad()
-def inference_pass(model, batches, autocast: bool) -> tuple[float, float]:
-    """Seconds for one pass over the dev batches, and accuracy."""
+def inference_pass(model, batches, autocast: bool) -> tuple[float, np.ndarray]:
+    """Seconds for one pass over the dev batches, and each example's correctness (0/1, in batch order)."""
     model.eval()
-    correct = total = 0
+    correct = []
     start = time.perf_counter()
     for batch in batches:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        correct += int((logits.argmax(-1) == batch["labels"]).sum())
-        total += len(batch["labels"])
-    return time.perf_counter() - start, correct / total
+        correct.append((logits.argmax(-1) == batch["labels"]).numpy())
+    return time.perf_counter() - start, np.concatenate(correct).astype(np.int8)
 
 
 def bench_inference(model, tokenizer, dev_text, rounds: int) -> list[dict]:
@@ -122,20 +126,26 @@ def bench_inference(model, tokenizer, dev_text, rounds: int) -> list[dict]:
     dev = tokenize_dataset(dev_text, tokenizer)
     order = np.argsort(dev["num_tokens"])  # length-sorted batches: what `encoders.embed` does at inference
     collate = PaddingCollator(tokenizer.pad_token_id)
-    batches = [collate([dev[int(i)] for i in order[s:s + 64]]) for s in range(0, len(order), 64)]
+    batches = [collate([dev[int(i)] for i in order[s:s + INFERENCE_BATCH]])
+               for s in range(0, len(order), INFERENCE_BATCH)]
     variants = {"fp32": (model, False), "bf16 autocast": (model, True), "int8 dynamic": (quantize_int8(model), False)}
     times = {name: [] for name in variants}
-    accuracies = {}
+    correct = {}
     inference_pass(model, batches[:2], False)
     for round_index in range(rounds):
         names = list(variants) if round_index % 2 == 0 else list(reversed(variants))
         for name in names:
             variant_model, autocast = variants[name]
-            seconds, accuracies[name] = inference_pass(variant_model, batches, autocast)
+            seconds, in_batch_order = inference_pass(variant_model, batches, autocast)
+            correct[name] = np.empty(len(order), dtype=np.int8)
+            correct[name][order] = in_batch_order  # back to dev-set order, to pair variants example by example
             times[name].append(seconds)
+    lengths = np.asarray(dev["num_tokens"])
     return [{"precision": name, "examples_per_s": len(dev) / statistics.median(times[name]),
-             "dev_accuracy": accuracies[name], "size_mb": state_dict_mb(variants[name][0]),
-             "rounds_s": times[name]} for name in variants]
+             "dev_accuracy": float(correct[name].mean()), "size_mb": state_dict_mb(variants[name][0]),
+             "rounds_s": times[name], "threads": torch.get_num_threads(), "batch_size": INFERENCE_BATCH,
+             "max_length": 128, "examples": len(dev), "mean_tokens": float(lengths.mean()),
+             "max_tokens": int(lengths.max()), "correct": correct[name]} for name in variants]
 
 
 def markdown(results: list[dict], inference: dict[str, list[dict]], baselines=("run_glue", "careful")) -> str:
@@ -201,6 +211,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=2, help="epochs for --inference-only")
     parser.add_argument("--inference-rounds", type=int, default=3)
     parser.add_argument("--output-dir", default="runs/bench_encoders")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSONL file to append one row per training run and per inference variant to (with "
+                        "per-example dev correctness and provenance), e.g. docs/results/encoders_sst2_tiny.jsonl")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -233,7 +246,9 @@ def main() -> None:
                                 learning_rate=args.learning_rate, batch_size=args.batch_size,
                                 train_sampling_strategy="random")
             inference[size] = bench_inference(trainer.model, tokenizer, dev_text, rounds=args.inference_rounds)
-            print(json.dumps(inference[size]), flush=True)
+            record_inference(args, size, inference[size], f"fine_tune on {args.inference_only} SST-2 train "
+                             f"examples, {args.epochs:g} epochs, random order, seed 0")
+            print(json.dumps(inference[size], default=_plain), flush=True)
         write_report(workdir / "results.json",
                      {"command_args": vars(args), "threads": torch.get_num_threads(), "inference": inference})
         print(markdown([], inference))
@@ -256,20 +271,59 @@ def main() -> None:
                                         compile_model=args.compile, workdir=workdir)
                 row["round"] = round_index
                 results.append(row)
-                print(json.dumps(row), flush=True)
+                record_training(args, row)
+                print(json.dumps({k: v for k, v in row.items() if k != "correct"}), flush=True)
                 if setup == "greennlp":
                     last_model[size] = model
         if size in last_model:
-            inference[size] = bench_inference(last_model[size], tokenizer, dev_text, rounds=3)
-            print(json.dumps(inference[size]), flush=True)
+            inference[size] = bench_inference(last_model[size], tokenizer, dev_text, rounds=args.inference_rounds)
+            last = max(r["round"] for r in results if r["size"] == size and r["setup"] == "greennlp")
+            record_inference(args, size, inference[size], f"the greennlp setup's model of round {last} (seed "
+                             f"{args.first_seed + last}, {args.steps} steps)")
+            print(json.dumps(inference[size], default=_plain), flush=True)
     report = {"command_args": vars(args), "threads": torch.get_num_threads(), "train": results, "inference": inference}
     write_report(workdir / "results.json", report)
     print(markdown(results, inference))
 
 
+def _plain(value):
+    """JSON for what json cannot write itself: per-example correctness arrays as lists of 0/1."""
+    return value.tolist() if isinstance(value, np.ndarray) else str(value)
+
+
+def _settings(args) -> dict:
+    return {"steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+            "warmup": args.warmup, "threads": torch.get_num_threads(), "shuffle_batches": args.shuffle_batches,
+            "megabatch_batches": args.megabatch_batches, "vocab_size": args.vocab_size}
+
+
+def record_training(args, row: dict) -> None:
+    """Append one training run to --results: its settings, timings, price tag and per-example dev correctness."""
+    if args.results is None:
+        return
+    from common import append_jsonl, correctness, provenance  # scripts/common.py, on the path when run as a script
+
+    record = {"kind": "train", **_settings(args), **{k: v for k, v in row.items() if k != "correct"},
+              "correct": {"sst2-dev": correctness(row["correct"])}, "run": provenance()}
+    append_jsonl(args.results, record)
+
+
+def record_inference(args, size: str, rows: list[dict], model: str) -> None:
+    """Append each inference variant to --results: what was timed (model, threads, batch, lengths) and how."""
+    if args.results is None:
+        return
+    from common import append_jsonl, correctness, provenance
+
+    for row in rows:
+        record = {"kind": "inference", "size": size, "model": model, "eval_set": "sst2-dev",
+                  **{k: v for k, v in row.items() if k != "correct"},
+                  "correct": {"sst2-dev": correctness(row["correct"])}, "run": provenance()}
+        append_jsonl(args.results, record)
+
+
 def write_report(path: Path, report: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(report, indent=2, default=_plain) + "\n")
 
 
 if __name__ == "__main__":

@@ -51,14 +51,14 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sampling", default="random", choices=["random", "group_by_length"],
-                        help="batch order of the curve's runs; length grouping cost accuracy at short budgets in "
-                        "docs/encoders.md, so the default is random")
+                        help="batch order of the curve's runs (random by default: it keeps the runs comparable with "
+                        "random order elsewhere; docs/results/encoders.md measures what length grouping costs)")
     parser.add_argument("--data-map", help="folder of a DataMap of the same training set (default: record one)")
     parser.add_argument("--map-epochs", type=float, default=3)
     parser.add_argument("--ood", nargs="*", default=["imdb", "cr"], choices=sorted(OOD_SPLITS))
     parser.add_argument("--ood-limit", type=int, default=1000, help="seeded subsample of each OOD set (0 = all)")
     parser.add_argument("--threads", type=int, help="torch threads (on a CPU shared with other jobs, 1 avoids "
-                        "oversubscription; see docs/encoders.md)")
+                        "oversubscription)")
     parser.add_argument("--output-dir", required=True)
     return parser.parse_args(argv)
 

@@ -4,7 +4,8 @@ Reads the run folders written by ``scripts/pretrain_mlm.py`` (``summary.json``, 
 ``step-N/``), fine-tunes each checkpoint and a no-pretraining baseline (same config, random weights, step 0)
 on SST-2 and TREC with several seeds, and writes ``results.csv`` (one row per fine-tuning run),
 ``summary.md`` (mean ± std table and the steps each strategy needs to reach random masking's final
-accuracy) and ``accuracy_vs_steps.png``.
+accuracy) and ``accuracy_vs_steps.png``. With ``--results``, each fine-tuning run is also appended as one JSON row
+with its per-example correctness and provenance, for paired comparisons by `make results`.
 
     PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 python scripts/eval_pretrained.py \\
         --runs runs/random-s0 runs/content-s0 --tasks sst2 trec --seeds 0 1 --output-dir runs/eval
@@ -27,8 +28,9 @@ from greennlp.encoders import accuracy, fine_tune, load_benchmark, load_encoder,
 TASKS = {"sst2": ("train", "dev", 2), "trec": ("train", "test", 6)}
 
 
-def finetune(model_source: str, tokenizer, task: str, seed: int, args) -> float:
-    """Accuracy of one fine-tuning run: ``model_source`` is a checkpoint folder or a miniature size."""
+def finetune(model_source: str, tokenizer, task: str, seed: int, args) -> np.ndarray:
+    """Per-example correctness (0/1, evaluation-set order) of one fine-tuning run: ``model_source`` is a
+    checkpoint folder or a miniature size."""
     train_split, eval_split, num_labels = TASKS[task]
     train = load_benchmark(task, train_split, limit=args.train_limit, seed=seed)
     evaluation = load_benchmark(task, eval_split)
@@ -36,7 +38,7 @@ def finetune(model_source: str, tokenizer, task: str, seed: int, args) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         fine_tune(model, tokenizer, train, scratch, epochs=args.epochs, learning_rate=args.lr, seed=seed,
                   max_length=args.max_length, warmup_steps=0.06)
-    return accuracy(model, tokenizer, evaluation, max_length=args.max_length)
+    return accuracy(model, tokenizer, evaluation, max_length=args.max_length, per_example=True)
 
 
 def evaluate_runs(args) -> pd.DataFrame:
@@ -55,14 +57,27 @@ def evaluate_runs(args) -> pd.DataFrame:
         for step, source in sources:
             for task in args.tasks:
                 for seed in args.seeds:
-                    accuracy = finetune(source, tokenizer, task, seed, args)
+                    correct = finetune(source, tokenizer, task, seed, args)
                     row = {"run": run.name, "masking": strategy_label(summary) if step else "none",
                            "pretrain_seed": summary["seed"], "step": step,
                            "pretrain_tokens": round(summary["tokens"] * step / summary["total_steps"]),
-                           "task": task, "finetune_seed": seed, "accuracy": accuracy}
+                           "task": task, "finetune_seed": seed, "accuracy": float(correct.mean())}
                     print(json.dumps(row), flush=True)
                     rows.append(row)
+                    if args.results:
+                        record_row(args.results, row, correct)
     return pd.DataFrame(rows)
+
+
+def record_row(path: Path, row: dict, correct) -> None:
+    """Append one fine-tuning run to the JSONL results file: the CSV row (its ``run`` renamed ``pretraining_run``),
+    per-example correctness on the task's evaluation split, and provenance."""
+    from common import append_jsonl, correctness, provenance  # scripts/common.py, on the path when run as a script
+
+    record = {("pretraining_run" if key == "run" else key): value for key, value in row.items()}
+    record["correct"] = {row["task"]: correctness(correct)}
+    record["run"] = provenance()
+    append_jsonl(path, record)
 
 
 def strategy_label(summary: dict) -> str:
@@ -168,6 +183,9 @@ def main() -> None:
                         help="evaluate only these checkpoint steps (0 = the no-pretraining baseline)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the step-0 baseline")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/eval"))
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSONL file to append each fine-tuning run to, with per-example correctness and "
+                        "provenance (e.g. docs/results/masking_<name>.jsonl)")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()  # the "newly initialized classifier" report would repeat for every run
     if not args.runs and not args.from_csv:
