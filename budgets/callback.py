@@ -3,9 +3,11 @@ real steps, tokens and examples seen, peak memory, energy) as ``price_tag.json``
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 import platform
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,7 +44,8 @@ class BudgetCallback(TrainerCallback):
     output_dir:
         Folder for ``price_tag.json``; default the Trainer's ``output_dir``. ``save=False`` writes nothing.
     run_name:
-        Name in the price tag; default the Trainer's ``run_name`` or the output folder's name.
+        Name in the price tag; default the ``run_name`` set in ``TrainingArguments``, else the name of the folder
+        the price tag goes to (``output_dir``, else the Trainer's).
     flop_steps:
         Number of optimizer steps measured with the FLOP counter (each such step runs a little slower).
     use_codecarbon:
@@ -50,6 +53,14 @@ class BudgetCallback(TrainerCallback):
         ``False`` always estimates; ``True`` requires codecarbon (``ImportError`` here, without it).
     country_iso_code:
         Country for codecarbon's carbon intensity.
+    save:
+        Write ``price_tag.json`` (on the main process); ``False`` keeps the tag in ``price_tag_`` only.
+    report:
+        Print one line with the price tag when training ends (on the main process), beside the Trainer's own
+        end-of-training metrics; ``False`` sends that line to this module's logger at INFO instead.
+
+    The model's name in the tag is its hub id (``config.name_or_path``), or the name of the local folder it was
+    loaded from; the offline copy of a hub model installed from PyPI counts as its hub id.
 
     Examples
     --------
@@ -68,6 +79,7 @@ class BudgetCallback(TrainerCallback):
         use_codecarbon: bool | None = None,
         country_iso_code: str = "USA",
         save: bool = True,
+        report: bool = True,
     ) -> None:
         if flop_steps < 1:
             raise ValueError(f"flop_steps must be >= 1 (steps measured for FLOPs); got {flop_steps}.")
@@ -80,9 +92,23 @@ class BudgetCallback(TrainerCallback):
         self.use_codecarbon = use_codecarbon
         self.country_iso_code = country_iso_code
         self.save = save
+        self.report = report
         self.price_tag_: PriceTag | None = None
         self._latest_metrics: dict[str, float] = {}
+        # The state of one training run, (re)set by on_train_begin.
+        self._meter: EnergyMeter | None = None
+        self._model = None
+        self._counts = np.zeros(3, dtype=np.int64)  # examples, non-padding tokens, padded tokens
+        self._measure_at: set[int] = set()  # steps (counted from the run's first) measured with the FLOP counter
         self._counter = None
+        self._padded_before = 0  # padded tokens seen when the measured step began
+        self._measured_flops = 0
+        self._measured_padded_tokens = 0
+        self._measured_steps = 0
+        self._first_step = 0
+        self._peak_rss = 0.0
+        self._started_at = ""
+        self._start = 0.0
         self._forward = None  # (our wrapper, what model.forward was before it) while a step runs
         self._running = False
         self._failed = False
@@ -222,7 +248,20 @@ class BudgetCallback(TrainerCallback):
             self._release()
         self._model = None
         if self.price_tag_ is not None:
-            self._write(args)
+            self._report(self._write(args), state)
+
+    def _report(self, path: Path | None, state) -> None:
+        line = f"BudgetCallback: {_summary(self.price_tag_)}" + (f" -> {path}" if path else "")
+        # Printed, not logged at INFO: transformers users see the Trainer's end-of-training metrics printed by
+        # its PrinterCallback / ProgressCallback whatever the log level, while logging (transformers' and
+        # Python's) hides INFO by default, so a price tag they asked for would never show. tqdm.write keeps an
+        # open progress bar intact, as the Trainer's ProgressCallback does; one process prints.
+        if self.report and getattr(state, "is_world_process_zero", True):
+            from tqdm.auto import tqdm
+
+            tqdm.write(line)
+        else:
+            logger.info("%s", line)
 
     def _price(self, args, state) -> None:
         wall = time.perf_counter() - self._start
@@ -246,8 +285,8 @@ class BudgetCallback(TrainerCallback):
             peak, memory_method = self._peak_rss, "max process RSS sampled at each optimizer step end"
         model = self._model
         self.price_tag_ = PriceTag(
-            run_name=self.run_name or getattr(args, "run_name", None) or Path(args.output_dir).name,
-            model_name=str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__),
+            run_name=self._run_name(args),
+            model_name=_model_name(model),
             n_parameters=int(sum(p.numel() for p in model.parameters())),
             device=str(args.device),
             wall_time_s=wall,
@@ -278,12 +317,71 @@ class BudgetCallback(TrainerCallback):
             self.price_tag_.metrics.update(self._latest_metrics)
             self._write(args)
 
-    def _write(self, args) -> None:
+    def _run_name(self, args) -> str:
+        if self.run_name:
+            return self.run_name
+        named = getattr(args, "run_name", None)
+        # transformers before v5 defaulted run_name to output_dir: a path, not a name the user chose
+        if named and named != getattr(args, "output_dir", None):
+            return str(named)
+        return Path(self.output_dir or args.output_dir or ".").resolve().name
+
+    def _write(self, args) -> Path | None:
+        """Save the tag (the main process only); returns where, or None when nothing was written."""
         if self._latest_metrics and not self.price_tag_.metrics:
             self.price_tag_.metrics.update(self._latest_metrics)
         if self.save and getattr(args, "should_save", True):  # only the main process writes
             path = self.price_tag_.save(self.output_dir or args.output_dir)
             logger.info("Price tag written to %s", path)
+            return path
+        return None
+
+
+def _summary(tag: PriceTag) -> str:
+    """One line: what the run cost."""
+    estimated = " (estimated)" if tag.energy_method.startswith("estimate") else ""
+    return (f"price tag of {tag.run_name!r} ({tag.model_name}): {tag.wall_time_s:.1f} s, "
+            f"{tag.train_flops:.3g} train FLOPs, {tag.examples_seen:,} examples, {tag.tokens_seen:,} tokens, "
+            f"peak memory {tag.peak_memory_mb:.0f} MB, {1000 * tag.energy_kwh:.3g} Wh{estimated}")
+
+
+#: A hub id: "name" or "owner/name" (letters, digits, "-", "_", "."), not a path.
+_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
+
+
+def _model_name(model) -> str:
+    """The model's hub id, else the name of the folder it was loaded from (never a whole path), else its class."""
+    config = getattr(model, "config", None)
+    name = str(getattr(config, "name_or_path", None) or getattr(config, "_name_or_path", "") or "")
+    if not name:
+        return type(model).__name__
+    path = Path(name).expanduser()
+    if _HUB_ID.fullmatch(name) and not path.is_absolute() and not path.exists():
+        return name
+    hub_id = _offline_copy_hub_id(path)
+    if hub_id is not None:
+        return hub_id
+    parts = path.resolve().parts
+    for packages in ("site-packages", "dist-packages"):  # an installed package's folder: name the package
+        if packages in parts and parts.index(packages) + 1 < len(parts):
+            return parts[parts.index(packages) + 1]
+    return path.resolve().name or name
+
+
+def _offline_copy_hub_id(path: Path) -> str | None:
+    """The hub id whose offline copy (an installed package, see ``encoders.load_encoder``) holds ``path``."""
+    from greennlp.encoders.models import _OFFLINE_COPIES  # the one list of offline copies
+
+    resolved = path.resolve()
+    for hub_id, (package, _) in _OFFLINE_COPIES.items():
+        try:
+            spec = importlib.util.find_spec(package)  # finds the package without importing it
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec is not None else []:
+            if resolved.is_relative_to(Path(location).resolve()):
+                return hub_id
+    return None
 
 
 def _rss_mb() -> float:

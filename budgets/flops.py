@@ -1,14 +1,14 @@
 """Count FLOPs of real training steps with ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add is
-2 FLOPs), after teaching it the fused CPU attention kernel that PyTorch leaves uncounted."""
+2 FLOPs), taught the fused CPU attention kernel that PyTorch leaves uncounted. Importing this module, or using it,
+changes nothing in torch's global FLOP registry: the extra formulas go to each counter as its ``custom_mapping``."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from math import prod
+from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, flop_registry, register_flop_formula
-
-_aten = torch.ops.aten
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 
 def _attention_flops(query_shape, key_shape, value_shape) -> int:
@@ -18,31 +18,36 @@ def _attention_flops(query_shape, key_shape, value_shape) -> int:
     return 2 * prod(batch) * q_len * k_len * (head_dim + v_dim)
 
 
-def _register_cpu_attention() -> None:
-    # On CPU, scaled_dot_product_attention dispatches to `_scaled_dot_product_flash_attention_for_cpu`, which
-    # torch's counter does not know (it would count attention as 0 FLOPs). Same formulas as the GPU kernels.
-    forward = getattr(_aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-    backward = getattr(_aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
-    if forward is not None and forward not in flop_registry:
-
-        @register_flop_formula(forward)
-        def _forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-            return _attention_flops(query_shape, key_shape, value_shape)
-
-    if backward is not None and backward not in flop_registry:
-
-        @register_flop_formula(backward)
-        def _backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-            # gradients flow through both matmuls: twice the forward work
-            return 2 * _attention_flops(query_shape, key_shape, value_shape)
+def _cpu_attention_forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return _attention_flops(query_shape, key_shape, value_shape)
 
 
-_register_cpu_attention()
+def _cpu_attention_backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                            **kwargs) -> int:
+    # gradients flow through both matmuls: twice the forward work
+    return 2 * _attention_flops(query_shape, key_shape, value_shape)
+
+
+def _extra_formulas() -> dict[Any, Callable[..., int]]:
+    """FLOP formulas (on shapes) of the kernels torch's counter does not know, for ``FlopCounterMode(custom_mapping=)``.
+
+    On CPU, scaled_dot_product_attention dispatches to ``_scaled_dot_product_flash_attention_for_cpu``, which
+    torch's counter would count as 0 FLOPs; same formulas as the GPU kernels. Looked up on each call (cheap), so
+    nothing is computed at import, and a kernel torch itself learns to count keeps torch's formula.
+    """
+    aten = torch.ops.aten
+    formulas = {}
+    for name, formula in (("_scaled_dot_product_flash_attention_for_cpu", _cpu_attention_forward),
+                          ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_attention_backward)):
+        kernel = getattr(aten, name, None)
+        if kernel is not None and kernel not in flop_registry:
+            formulas[kernel] = formula
+    return formulas
 
 
 def flop_counter() -> FlopCounterMode:
-    """A silent ``FlopCounterMode`` that also counts the fused CPU attention kernel."""
-    return FlopCounterMode(display=False)
+    """A silent ``FlopCounterMode`` that also counts the fused CPU attention kernel (use it as a context manager)."""
+    return FlopCounterMode(display=False, custom_mapping=_extra_formulas())
 
 
 def training_step_flops(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> int:

@@ -8,7 +8,7 @@ from greennlp._lazy import attach
 _EXPORTS = {
     "DataMap": ".datamap",
     "DataMapCallback": ".callback",
-    "DataMapError": ".callback",
+    "DataMapError": ".errors",
     "REGIONS": ".regions",
 }
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from .callback import DataMapCallback, DataMapError
+    from .callback import DataMapCallback
     from .datamap import DataMap
+    from .errors import DataMapError
     from .regions import REGIONS

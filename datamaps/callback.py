@@ -9,11 +9,9 @@ gradient accumulation, DDP sharding and resuming need no special settings.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import os
-import threading
 import weakref
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,10 +21,11 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from transformers import Trainer, TrainerCallback
+from transformers import TrainerCallback
 
 from greennlp._files import FolderInUseError, exclusive_folder, remove_stale_temporaries, write_json
 
+from .errors import DataMapError
 from .matching import ExampleIndex, dataset_fingerprints
 from .recorder import DynamicsRecorder, PartialRecordError, gather_observations, raise_if_any_rank_failed
 from .storage import (
@@ -44,10 +43,6 @@ logger = logging.getLogger(__name__)
 MODES = ("train", "eval")
 
 
-class DataMapError(ValueError):
-    """Raised when a training run cannot be recorded as a data map; the message says how to fix it."""
-
-
 class DataMapCallback(TrainerCallback):
     """Record, for every training example and epoch, p(gold), argmax == gold and the logit margin.
 
@@ -61,8 +56,11 @@ class DataMapCallback(TrainerCallback):
         model in training mode (dropout on) at different points of the epoch, as in Swayamdipta et al. 2020.
         ``"eval"`` runs one clean pass over the training set at each epoch end (about 1.4x slower).
     id_column:
-        A column of the training dataset with the examples' own ids (strings allowed). It may be removed by
-        ``remove_unused_columns``; the ids are read from the Trainer's dataset. Default: row positions.
+        A column of the training dataset with the examples' own ids (strings allowed). The ids are read from
+        the dataset the Trainer batches (its ``train_dataloader``), so the column must reach it: the Trainer
+        removes the columns ``model.forward`` does not take unless ``TrainingArguments(remove_unused_columns=
+        False)``, with a data collator that drops the columns it does not batch (``encoders.PaddingCollator``
+        does). Default: row positions (a map is matched to its dataset by token content anyway).
     store_probabilities:
         Also store the full probability vector of each record (enables ``el2n`` and JSONL export).
     snapshots_per_epoch:
@@ -73,7 +71,12 @@ class DataMapCallback(TrainerCallback):
         A fresh (not resumed) run refuses to replace a map already in ``output_dir`` unless this is True.
 
     While training, the callback holds an exclusive lock on ``output_dir``: a second run writing into the same
-    folder fails at once with ``FolderInUseError`` instead of mixing its epochs with this one's.
+    folder fails at once with ``FolderInUseError`` instead of mixing its epochs with this one's. The lock is this
+    callback's own: released when training ends, when this callback trains again (after a run that raised, which
+    sends no event), or when the callback is garbage collected.
+
+    Under ``torchrun`` every process records its share and the first one writes; the Trainer must itself run
+    data parallel (on CPU: ``TrainingArguments(ddp_backend="gloo")``), which the callback checks.
 
     ``trainer.train(resume_from_checkpoint=...)`` continues the map: each epoch is written at its last step,
     before that step's checkpoint; a checkpoint inside an epoch has that epoch's record so far saved beside it
@@ -91,6 +94,7 @@ class DataMapCallback(TrainerCallback):
     def __init__(
         self,
         output_dir: str | os.PathLike,
+        *,
         mode: str = "train",
         id_column: str | None = None,
         store_probabilities: bool = False,
@@ -113,25 +117,33 @@ class DataMapCallback(TrainerCallback):
         self.snapshots_per_epoch = snapshots_per_epoch
         self.eval_batch_size = eval_batch_size
         self.overwrite = overwrite
+        # The state of one training run, (re)set by on_train_begin from the events' arguments.
         self._recorder: DynamicsRecorder | None = None
-        self._hook = None
+        self._hook = None  # mode="train": the forward hook on the model
+        self._model = None  # mode="eval": the model, arguments and dataloader of the clean passes
+        self._args = None
+        self._dataloader: DataLoader | None = None
+        self._num_labels: int | None = None
+        self._is_writer = True  # the first process writes the files; the others only record
+        self._metadata: dict[str, Any] = {}  # metadata.json as written
         self._epoch = 0
         self._snapshot_steps: list[int] = []
         self._checked_first_batch = False
-        self._lock: contextlib.ExitStack | None = None
         self._record_complete = True  # the current epoch's record covers it from its first step
         self._kept_epochs: set[int] = set()  # complete epoch files a resumed run keeps instead of re-recording
         self._epoch_records: dict[str, dict[str, Any]] = {}  # metadata.json "epoch_records"
+        # One writer per output_dir: this callback's lock on it while it trains, and what releases the lock if
+        # the callback is garbage collected while holding it.
+        self._lock: contextlib.ExitStack | None = None
+        self._lock_finalizer: weakref.finalize | None = None
 
     # --- Trainer events ------------------------------------------------------------------------------------
-    def on_init_end(self, args, state, control, **kwargs):
-        dataset = _trainer_train_dataset()  # fail when the Trainer is built, before its sampler does, unclearly
-        if dataset is not None:
-            _check_not_empty(dataset)
-
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
+        # transformers passes the model and the training dataloader (whose dataset is train_dataset without the
+        # columns the Trainer removed) to every event from on_train_begin on; on_init_end gets no dataset.
         if train_dataloader is None or model is None:
             raise DataMapError("DataMapCallback needs a Trainer with a train_dataset.")
+        _check_trainer_runs_every_process(args)  # each process fails alike: no collective needed
         self._is_writer = state.is_world_process_zero
         error = None
         try:
@@ -156,7 +168,7 @@ class DataMapCallback(TrainerCallback):
             )
         _check_not_empty(dataset)
         self._check_model(model)
-        ids = self._example_ids(dataset)
+        ids = self._example_ids(dataset, args)
         index = ExampleIndex.from_dataset(dataset) if self.mode == "train" else None
         self._recorder = DynamicsRecorder(self.output_dir, len(dataset), index, ids, self.store_probabilities)
         self._resume(args, state)
@@ -238,25 +250,17 @@ class DataMapCallback(TrainerCallback):
     # --- one writer per output_dir -------------------------------------------------------------------------
     def _acquire_folder(self) -> None:
         """Lock ``output_dir`` until training ends. A Trainer that raises never calls ``on_train_end``; the lock
-        then lasts until this callback is garbage collected, or until a later run in the same thread (which
-        cannot overlap the failed one) takes it over."""
+        then lasts until this callback trains again or is garbage collected."""
         self._release_folder()  # this callback's own earlier run, if it raised
-        key = str(self.output_dir.resolve())
+        stack = contextlib.ExitStack()
         try:
-            stack = contextlib.ExitStack()
             stack.enter_context(exclusive_folder(self.output_dir, owner="DataMapCallback"))
-        except FolderInUseError:
-            holder = _HELD_FOLDERS.get(key)
-            callback = holder[0]() if holder else None
-            if callback is None or holder[1] != threading.get_ident():
-                raise
-            logger.warning("DataMapCallback: a previous run into %s in this thread stopped without ending "
-                           "(it raised); taking over its lock on the folder.", self.output_dir)
-            callback._release_folder()
-            stack = contextlib.ExitStack()
-            stack.enter_context(exclusive_folder(self.output_dir, owner="DataMapCallback"))
+        except FolderInUseError as error:
+            raise FolderInUseError(
+                f"{error} A DataMapCallback of an earlier run in this process that stopped with an error holds it "
+                "too, until that callback trains again or is deleted."
+            ) from None
         self._lock = stack
-        _HELD_FOLDERS[key] = (weakref.ref(self), threading.get_ident())
         self._lock_finalizer = weakref.finalize(self, stack.close)
 
     def _release_folder(self) -> None:
@@ -264,11 +268,7 @@ class DataMapCallback(TrainerCallback):
             return
         self._lock.close()
         self._lock_finalizer.detach()
-        self._lock = None
-        key = str(self.output_dir.resolve())
-        holder = _HELD_FOLDERS.get(key)
-        if holder is not None and holder[0]() is self:
-            del _HELD_FOLDERS[key]
+        self._lock, self._lock_finalizer = None, None
 
     # --- recording -----------------------------------------------------------------------------------------
     def _on_forward(self, module, args, kwargs, output):
@@ -340,18 +340,26 @@ class DataMapCallback(TrainerCallback):
             )
         self._num_labels = num_labels
 
-    def _example_ids(self, dataset) -> np.ndarray | None:
+    def _example_ids(self, dataset, args) -> np.ndarray | None:
         if self.id_column is None:
             return None
-        source = dataset if self.id_column in getattr(dataset, "column_names", ()) else _trainer_train_dataset()
-        if source is None or self.id_column not in getattr(source, "column_names", ()):
+        columns = list(getattr(dataset, "column_names", None) or ())
+        if self.id_column not in columns:
+            removed = ""
+            if getattr(args, "remove_unused_columns", False):
+                removed = (
+                    " The Trainer removes the columns that model.forward does not take before it batches the data "
+                    "(TrainingArguments(remove_unused_columns=True), the default), so an id column of "
+                    "train_dataset never reaches its dataloader. Keep it with TrainingArguments("
+                    "remove_unused_columns=False) and a data collator that drops the columns it does not batch "
+                    "(greennlp.encoders.PaddingCollator does; transformers' DataCollatorWithPadding does not)."
+                )
             raise DataMapError(
-                f"id_column={self.id_column!r} is not a column of the training dataset. Add it, or leave "
-                "id_column=None to identify examples by row position."
+                f"id_column={self.id_column!r} is not a column of the training data the Trainer batches (its "
+                f"columns: {columns}).{removed} Or leave id_column=None to identify examples by row position (a "
+                "map is matched to its dataset by token content)."
             )
-        if len(source) != len(dataset):
-            raise DataMapError("The Trainer's train_dataset and its dataloader's dataset differ in length.")
-        ids = np.asarray(source[self.id_column])
+        ids = np.asarray(dataset[self.id_column])
         missing = np.flatnonzero(pd.isna(ids))
         if len(missing):
             raise DataMapError(
@@ -479,7 +487,7 @@ class DataMapCallback(TrainerCallback):
         if not self._is_writer:
             return
         config = getattr(model, "config", None)
-        self._metadata: dict[str, Any] = {
+        self._metadata = {
             "format_version": FORMAT_VERSION,
             "mode": self.mode,
             "num_examples": num_examples,
@@ -503,8 +511,20 @@ class DataMapCallback(TrainerCallback):
         write_json(self.output_dir / METADATA_FILE, self._metadata)
 
 
-#: output folder -> (callback holding its lock, thread it trains in), for taking over after a run that raised.
-_HELD_FOLDERS: dict[str, tuple[weakref.ref, int]] = {}
+def _check_trainer_runs_every_process(args) -> None:
+    """Refuse a torchrun launch in which the Trainer does not run data parallel: each process then trains alone as
+    process 0 and would write the same map (on CPU the Trainer runs DDP only with ``ddp_backend="gloo"``)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    processes = torch.distributed.get_world_size()
+    if processes > 1 and args.world_size == 1:
+        raise DataMapError(
+            f"torch.distributed runs {processes} processes, but the Trainer does not train them as one data-parallel "
+            f"run (TrainingArguments.world_size == 1, parallel_mode={getattr(args.parallel_mode, 'value', None)!r}): "
+            "each process would train alone and write the whole map into the same folder. On CPU the Trainer runs "
+            "DDP only with TrainingArguments(ddp_backend='gloo') (or use_cpu=True, which picks gloo); pass it, or "
+            "run one process without torchrun."
+        )
 
 
 def _check_not_empty(dataset) -> None:
@@ -561,14 +581,3 @@ def _labels_or_error(index: ExampleIndex | None) -> None:
             "The training batch has no `labels` and the dataset has no label column: a data map needs the gold "
             "label of every example. Add a `label` column to the training dataset."
         )
-
-
-def _trainer_train_dataset():
-    """The ``train_dataset`` of the Trainer that is running this callback (found on the call stack)."""
-    frame = inspect.currentframe()
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, Trainer):
-            return candidate.train_dataset
-        frame = frame.f_back
-    return None

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import DataMapError
 from .matching import ExampleIndex, first_occurrences
 from .metrics import gold_statistics
 from .storage import epoch_path, partial_path, partial_steps, read_partial, write_partial, write_table
@@ -235,8 +236,6 @@ def raise_if_any_rank_failed(error: BaseException | None, step: str) -> None:
         raise error
     failed = [(rank, message) for rank, message in enumerate(messages) if message is not None]
     if failed:
-        from .callback import DataMapError
-
         rank, message = failed[0]
         raise DataMapError(f"DataMapCallback failed at {step} on rank {rank} ({message}); every rank stops.")
 

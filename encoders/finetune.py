@@ -56,6 +56,10 @@ def fine_tune(
     settings = dict(num_train_epochs=epochs, learning_rate=learning_rate, per_device_train_batch_size=batch_size,
                     weight_decay=weight_decay, seed=seed, data_seed=seed, logging_strategy="no",
                     warmup_steps=warmup, disable_tqdm=not progress)
+    if keep_columns and collator is None:
+        # the Trainer would drop the kept columns (an id column for DataMapCallback) before callbacks see them;
+        # PaddingCollator leaves them out of the batches
+        settings["remove_unused_columns"] = False
     settings.update(training_overrides)
     with contextlib.ExitStack() as stack:
         if output_dir is None:

@@ -51,13 +51,21 @@ def exit_curve(
         divided by its size, fastest of ``repeats`` rounds, after one untimed warm-up pass on the first
         batch, at the current torch thread count).
 
+        When ``thresholds`` hold the full model (``1.0``, or any threshold ``>= 1``; the first such row is the
+        reference), three columns compare every row with it, measured in the same run:
+        ``accuracy_change`` (``accuracy`` minus the full model's, a fraction like ``accuracy``: x100 for
+        points), ``flops_ratio`` (the full model's ``flops_per_example`` over this row's: 2.0 means half the
+        FLOPs) and ``speedup`` (the full model's ``ms_per_example`` over this row's). Without the full model
+        these columns are left out rather than filled with NaN.
+
     Examples
     --------
     >>> curve = exit_curve(model, tokenized_dev, [0.6, 0.8, 0.9, 1.0])  # doctest: +SKIP
-    >>> curve.assign(speedup=curve["ms_per_example"].iloc[-1] / curve["ms_per_example"])  # doctest: +SKIP
+    >>> curve[["threshold", "accuracy_change", "flops_ratio", "speedup"]]  # doctest: +SKIP
     """
     if len(dataset) == 0:
-        raise ValueError("exit_curve() needs a non-empty dataset.")
+        raise ValueError("exit_curve() needs a non-empty dataset: an accuracy of no examples is undefined "
+                         "(EarlyExitClassifier.predict() returns an empty frame for one).")
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}.")
     labels = class_ids(dataset, label_column, model.num_labels, caller="exit_curve()", unlabelled="refuse")
@@ -83,4 +91,11 @@ def exit_curve(
             "flops_per_example": float(np.mean(flops)),
             "ms_per_example": 1000 * seconds[threshold] / len(dataset),
         })
-    return pd.DataFrame(rows)
+    curve = pd.DataFrame(rows)
+    full = np.flatnonzero(curve["threshold"].to_numpy() >= 1.0)  # threshold >= 1 runs every layer
+    if len(full):
+        reference = curve.iloc[full[0]]
+        curve["accuracy_change"] = curve["accuracy"] - reference["accuracy"]
+        curve["flops_ratio"] = reference["flops_per_example"] / curve["flops_per_example"]
+        curve["speedup"] = reference["ms_per_example"] / curve["ms_per_example"]
+    return curve

@@ -303,7 +303,9 @@ class EarlyExitClassifier(BertPreTrainedModel):
         -------
         pandas.DataFrame
             ``label`` (predicted class id), ``exit_layer`` (1-based number of encoder layers run) and
-            ``confidence`` (calibrated probability of ``label`` at that exit).
+            ``confidence`` (calibrated probability of ``label`` at that exit). An empty dataset (with or without
+            columns) gives an empty frame with these columns; :func:`exit_curve` refuses one, since an accuracy
+            of no examples is undefined.
         """
         threshold = check_threshold(threshold)
         was_training = self.training
@@ -353,7 +355,10 @@ class EarlyExitClassifier(BertPreTrainedModel):
 def _tokenized_batches(dataset: Dataset, batch_size: int, *, pad_token_id: int, device: torch.device,
                        columns: Sequence[str] = ("input_ids", "token_type_ids")):
     """``(index, batch)`` pairs over a tokenized dataset in length-sorted batches, padded, on ``device``; the
-    ``columns`` the dataset has go into the batch (``attention_mask`` is rebuilt by the collator)."""
+    ``columns`` the dataset has go into the batch (``attention_mask`` is rebuilt by the collator). No batches for
+    an empty dataset, whatever its columns (``Dataset.from_list([])`` has none)."""
+    if len(dataset) == 0:
+        return
     if "input_ids" not in dataset.column_names:
         raise ValueError(
             f"Expected a tokenized dataset with `input_ids` (e.g. encoders.tokenize_dataset); it has "

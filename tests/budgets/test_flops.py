@@ -27,3 +27,31 @@ def test_attention_is_counted_on_cpu():
     with flop_counter() as counter:
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
     assert counter.get_total_flops() == 2 * 2 * 8 * 8 * 32
+
+
+def test_importing_and_using_budgets_changes_nothing_in_torchs_flop_registry():
+    """Importing a module changes nothing global: the CPU attention formula goes to greennlp's counters only."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode, flop_registry
+        before = dict(flop_registry)
+        import greennlp.budgets
+        from greennlp.budgets import BudgetCallback, flop_counter
+        from greennlp.budgets import callback, flops
+        assert dict(flop_registry) == before, "importing greennlp.budgets changed torch's FLOP registry"
+        q = torch.randn(1, 2, 8, 16)
+        with flop_counter() as counter:
+            torch.nn.functional.scaled_dot_product_attention(q, q, q)
+        assert counter.get_total_flops() == 2 * 2 * 8 * 8 * 32, counter.get_total_flops()
+        assert dict(flop_registry) == before, "using flop_counter() changed torch's FLOP registry"
+        with FlopCounterMode(display=False) as plain:  # torch's own counter is as torch made it
+            torch.nn.functional.scaled_dot_product_attention(q, q, q)
+        print("ok", plain.get_total_flops())
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok")

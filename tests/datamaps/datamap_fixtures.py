@@ -5,7 +5,7 @@ from datasets import Dataset
 from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from greennlp.encoders import load_encoder
+from greennlp.encoders import PaddingCollator, load_encoder
 
 
 def tiny_dataset(tokenizer, n: int = 45, seed: int = 1, flip: float = 0.0) -> Dataset:
@@ -42,10 +42,18 @@ def training_args(output_dir, **overrides) -> TrainingArguments:
     return TrainingArguments(**settings)
 
 
-def make_trainer(model, tokenizer, dataset, output_dir, callbacks, processing_class=True, **overrides) -> Trainer:
+def make_trainer(model, tokenizer, dataset, output_dir, callbacks, processing_class=True, keep_ids=False,
+                 **overrides) -> Trainer:
+    """A Trainer with transformers' DataCollatorWithPadding. ``keep_ids=True``: the Trainer keeps every column
+    (remove_unused_columns=False) and PaddingCollator drops what it does not batch, so that the dataset the Trainer
+    batches still holds the ``guid`` column for ``DataMapCallback(id_column="guid")``."""
+    collator = DataCollatorWithPadding(tokenizer)
+    if keep_ids:
+        overrides = {"remove_unused_columns": False, **overrides}
+        collator = PaddingCollator(tokenizer.pad_token_id, label_column="label")
     return Trainer(
         model=model, args=training_args(output_dir, **overrides), train_dataset=dataset,
-        data_collator=DataCollatorWithPadding(tokenizer), callbacks=callbacks,
+        data_collator=collator, callbacks=callbacks,
         processing_class=tokenizer if processing_class else None,
     )
 

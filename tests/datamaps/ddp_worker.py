@@ -12,7 +12,7 @@ output = sys.argv[1]
 tokenizer = train_wordpiece_tokenizer(synthetic_sentiment(500)["text"], vocab_size=200)
 dataset = tiny_dataset(tokenizer, n=45)  # 45 is odd: DistributedSampler pads with a duplicate example
 trainer = make_trainer(frozen_model(tokenizer), tokenizer, dataset, f"{output}/run", [DataMapCallback(f"{output}/map", id_column="guid")],
-                       learning_rate=1e-3, num_train_epochs=2, ddp_backend="gloo")
+                       learning_rate=1e-3, num_train_epochs=2, ddp_backend="gloo", keep_ids=True)
 trainer.train()
 # Neither the Trainer nor accelerate destroys the process group, so without this it is torn down during
 # interpreter shutdown, racing gloo's C++ threads (the suspected cause of a rare SIGABRT, exit code -6, of one

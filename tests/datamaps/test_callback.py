@@ -28,7 +28,7 @@ def test_exactly_once_under_shuffle_accumulation_partial_batch_and_length_groupi
     trainer = make_trainer(
         model, tiny_tokenizer, dataset, tmp_path / "run", [callback], processing_class=processing_class,
         learning_rate=0.0, gradient_accumulation_steps=3, train_sampling_strategy="group_by_length",
-        remove_unused_columns=True, num_train_epochs=3,
+        keep_ids=True, num_train_epochs=3,
     )
     trainer.train()
     data_map = DataMap.load(tmp_path / "map")
@@ -151,10 +151,53 @@ def test_id_column_errors(tiny_tokenizer, dataset, tmp_path):
     duplicated = dataset.map(lambda row, i: {"guid": f"g{i % 10}"}, with_indices=True)
     with pytest.raises(DataMapError, match="duplicate ids"):
         make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, duplicated, tmp_path / "r",
-                     [DataMapCallback(tmp_path / "m", id_column="guid")]).train()
-    with pytest.raises(DataMapError, match="not a column"):
+                     [DataMapCallback(tmp_path / "m", id_column="guid")], keep_ids=True).train()
+    with pytest.raises(DataMapError, match=r"'uid' is not a column.*'guid'"):
         make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "r",
-                     [DataMapCallback(tmp_path / "m", id_column="uid")]).train()
+                     [DataMapCallback(tmp_path / "m", id_column="uid")], keep_ids=True).train()
+
+
+def test_an_id_column_the_trainer_removed_names_the_setting_that_keeps_it(tiny_tokenizer, dataset, tmp_path):
+    """The callback reads the ids from the dataset the Trainer batches (its train_dataloader); by default the Trainer
+    drops every column model.forward does not take, the id column too."""
+    trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "r",
+                           [DataMapCallback(tmp_path / "m", id_column="guid")])
+    with pytest.raises(DataMapError, match=r"'guid' is not a column.*remove_unused_columns=False.*PaddingCollator"):
+        trainer.train()
+    assert not list((tmp_path / "m").glob("*.parquet"))
+
+
+def test_torchrun_without_a_data_parallel_trainer_says_how_to_fix_it(tiny_tokenizer, dataset, tmp_path, monkeypatch):
+    """torchrun on CPU without ddp_backend="gloo": torch.distributed holds 2 processes, but the Trainer trains in
+    each alone as process 0. The second process used to report "another process is writing into" the folder."""
+    callback = DataMapCallback(tmp_path / "map")
+    trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [callback])
+    loader = trainer.get_train_dataloader()
+    assert trainer.args.world_size == 1
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda group=None: 2)
+    with pytest.raises(DataMapError, match=r"2 processes.*world_size == 1.*ddp_backend='gloo'"):
+        callback.on_train_begin(trainer.args, trainer.state, trainer.control, model=trainer.model,
+                                train_dataloader=loader)
+    assert not (tmp_path / "map").exists()  # refused before taking the folder
+
+
+def test_the_callback_module_holds_no_registry_and_all_state_is_made_in_init(tiny_tokenizer, tmp_path):
+    from collections.abc import MutableMapping, MutableSequence, MutableSet
+
+    import greennlp.datamaps.callback as module
+
+    mutable = [name for name, value in vars(module).items()
+               if not name.startswith("__") and isinstance(value, (MutableMapping, MutableSequence, MutableSet))]
+    assert mutable == [], f"module-level mutable state in datamaps.callback: {mutable}"
+    dataset = tiny_dataset(tiny_tokenizer, n=12)
+    for mode, options in (("train", {}), ("eval", {"snapshots_per_epoch": 2})):
+        callback = DataMapCallback(tmp_path / f"map_{mode}", mode=mode, id_column="guid", **options)
+        made_in_init = set(vars(callback))
+        make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / f"run_{mode}", [callback],
+                     keep_ids=True, save_strategy="steps", save_steps=2).train()  # a checkpoint inside an epoch
+        assert DataMap.load(tmp_path / f"map_{mode}").metadata["epochs"] == [0, 1]
+        assert set(vars(callback)) == made_in_init, f"set outside __init__: {set(vars(callback)) - made_in_init}"
 
 
 def test_collator_that_changes_inputs_is_caught(tiny_tokenizer, dataset, tmp_path):

@@ -84,7 +84,7 @@ def test_load_equals_from_arrays_and_export(tiny_tokenizer, tmp_path):
     dataset = tiny_dataset(tiny_tokenizer, n=24)
     callback = DataMapCallback(tmp_path / "map", store_probabilities=True, id_column="guid")
     make_trainer(frozen_model(tiny_tokenizer, num_labels=3), tiny_tokenizer, dataset, tmp_path / "run", [callback],
-                 learning_rate=1e-2, num_train_epochs=3).train()
+                 learning_rate=1e-2, num_train_epochs=3, keep_ids=True).train()
     loaded = DataMap.load(tmp_path / "map")
     paths = loaded.to_cartography_jsonl(tmp_path / "export")
     assert [p.name for p in paths] == [f"dynamics_epoch_{e}.jsonl" for e in range(3)]

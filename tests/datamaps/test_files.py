@@ -1,6 +1,7 @@
 """DataMap files and datasets: save/load symmetry, JSONL export without the source folder, matching a reordered
 dataset by content, one writer per output folder, a loaded map that stays the one on disk at load (also while
 another thread saves), and a failed overwrite that keeps the old map."""
+import gc
 import subprocess
 import sys
 import textwrap
@@ -96,7 +97,8 @@ def test_one_training_run_per_output_folder(tiny_tokenizer, tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
-    # A run that raises keeps the lock until a later run in the same thread takes it over.
+    # A run that raises sends no event, so its callback keeps the lock: until it trains again, or is deleted. The
+    # lock is the callback's own: another callback in this process cannot take it over.
     failing = DataMapCallback(tmp_path / "map")
     trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [failing],
                            num_train_epochs=1)
@@ -106,11 +108,25 @@ def test_one_training_run_per_output_folder(tiny_tokenizer, tmp_path):
     with pytest.raises(FolderInUseError):
         with exclusive_folder(tmp_path / "map", owner="test"):
             pass
-    make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run",
-                 [DataMapCallback(tmp_path / "map", overwrite=True)], num_train_epochs=1).train()
+    with pytest.raises(FolderInUseError, match="earlier run in this process that stopped with an error"):
+        make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run",
+                     [DataMapCallback(tmp_path / "map", overwrite=True)], num_train_epochs=1).train()
+    make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [failing],
+                 num_train_epochs=1).train()  # the same callback again: it lets go of its own lock first
     with exclusive_folder(tmp_path / "map", owner="test"):  # released at the end of training
         pass
     assert DataMap.load(tmp_path / "map").metadata["epochs"] == [0]
+    # A callback whose run raised lets go of the folder when it is garbage collected.
+    failing = DataMapCallback(tmp_path / "map", overwrite=True)
+    trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [failing],
+                           num_train_epochs=1)
+    trainer.add_callback(_RaiseAtFirstStep())
+    with pytest.raises(RuntimeError, match="stop"):
+        trainer.train()
+    del trainer, failing
+    gc.collect()
+    with exclusive_folder(tmp_path / "map", owner="test"):
+        pass
 
 
 class _RaiseAtFirstStep:

@@ -28,7 +28,8 @@ def test_html_is_self_contained_and_holds_every_point(tmp_path):
     html = (tmp_path / "map.html").read_text(encoding="utf-8")
     assert "plotly.js v" in html and len(html) > 1_000_000  # the bundle is embedded: opens offline
     assert sum(len(trace.x) for trace in figure.data) == len(data_map)
-    assert {trace.name for trace in figure.data} == set(data_map.table["region"].dropna().unique())
+    points = [trace for trace in figure.data if trace.legend != "legend2"]  # the others are the colour key
+    assert {trace.name for trace in points} == set(data_map.table["region"].dropna().unique())
     for i in range(len(data_map)):
         assert f"ex-{i:04d}" in html
     # hover text is escaped (plotly renders HTML in hover labels) and holds text, gold label and metrics
@@ -36,7 +37,33 @@ def test_html_is_self_contained_and_holds_every_point(tmp_path):
     assert "positive" in html and "confidence 0." in html
     assert len(figure.layout.shapes) == 3  # one shaded area per region
     buttons = figure.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == ["all regions", *[trace.name for trace in figure.data]]
+    assert [b.label for b in buttons] == ["all regions", *[trace.name for trace in points]]
+    assert all(len(b.args[0]["visible"]) == len(figure.data) for b in buttons)
+
+
+def test_correctness_has_one_colour_per_value_and_the_legend_looks_like_the_regions(tmp_path):
+    """Correctness takes epochs + 1 values: one colour and one legend entry each, not a continuous colour bar; the
+    region legend entries are the shaded areas (not identical dark markers) and toggle their points with them."""
+    data_map = _map(n=80, epochs=4)
+    figure = data_map.plot_interactive(tmp_path / "map.html")
+    layout = figure.to_plotly_json()["layout"]
+    assert "coloraxis" not in layout  # no continuous colour bar
+    key = [trace for trace in figure.data if trace.legend == "legend2"]
+    points = [trace for trace in figure.data if trace.legend != "legend2"]
+    values = sorted(set(np.round(data_map.table["correctness"], 6)))
+    assert [trace.name for trace in key] == [f"{round(4 * value)}/4" for value in values]
+    key_colours = [trace.marker.color for trace in key]
+    assert len(set(key_colours)) == len(values) and all(len(trace.x) == 0 for trace in key)
+    assert layout["legend2"]["itemclick"] is False
+    for trace in points:
+        correctness = data_map.table.loc[list(trace.customdata[:, 0]), "correctness"].to_numpy()
+        expected = [key_colours[values.index(value)] for value in np.round(correctness, 6)]
+        assert list(trace.marker.color) == expected  # each point in the colour of its value
+        assert trace.legendgroup == trace.name and trace.showlegend is False  # its area is its legend entry
+    shapes = figure.layout.shapes
+    assert [(shape.name, shape.legendgroup, shape.showlegend) for shape in shapes] == [
+        (region, region, True) for region in ("easy-to-learn", "hard-to-learn", "ambiguous")]
+    assert all(shape.fillcolor.startswith("rgba(") and shape.line.width > 0 for shape in shapes)
 
 
 def test_texts_from_the_dataset_the_map_was_recorded_on(dataset, tmp_path):

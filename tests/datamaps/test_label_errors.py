@@ -30,7 +30,7 @@ def test_injected_label_flips_rank_first(tiny_tokenizer, tmp_path):
     dataset = tiny_dataset(tiny_tokenizer, n=300, seed=7, flip=0.15)
     callback = DataMapCallback(tmp_path / "map", id_column="guid")
     make_trainer(one_layer_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [callback],
-                 learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=16).train()
+                 learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=16, keep_ids=True).train()
     data_map = DataMap.load(tmp_path / "map")
     flipped = set(np.asarray(dataset["guid"])[np.asarray(dataset["flipped"])])
     for by in ("aum", "confidence"):

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from datamap_fixtures import frozen_model, make_trainer, tiny_dataset
 from transformers import TrainerCallback
 
+from greennlp._files import exclusive_folder
 from greennlp.datamaps import REGIONS, DataMap, DataMapCallback, DataMapError
 from greennlp.datamaps import recorder as recorder_module
 from greennlp.datamaps.recorder import DynamicsRecorder
@@ -224,14 +226,21 @@ def test_dropped_last_batch_leaves_unrecorded_examples_out_of_every_region(tiny_
 # --- input a map cannot be made from ----------------------------------------------------------------------
 
 def test_empty_training_dataset_is_an_error(tiny_tokenizer, dataset, tmp_path):
+    # No event passes the dataset before the Trainer builds its sampler, which refuses an empty dataset itself (a
+    # ValueError about num_samples=0); a dataloader that gets as far as on_train_begin is refused there.
+    callback = DataMapCallback(tmp_path / "map")
+    trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [callback])
+    empty = torch.utils.data.DataLoader(dataset.select([]), batch_size=4)
     with pytest.raises(DataMapError, match="training dataset is empty"):
-        make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset.select([]), tmp_path / "run",
-                     [DataMapCallback(tmp_path / "map")])
+        callback.on_train_begin(trainer.args, trainer.state, trainer.control, model=trainer.model,
+                                train_dataloader=empty)
+    with exclusive_folder(tmp_path / "map", owner="test"):  # the failed start let go of the folder
+        pass
 
 
 def test_missing_id_is_an_error_naming_column_and_row(tiny_tokenizer, dataset, tmp_path):
     holed = dataset.map(lambda row, i: {"guid": None if i == 3 else row["guid"]}, with_indices=True)
     trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, holed, tmp_path / "run",
-                           [DataMapCallback(tmp_path / "map", id_column="guid")])
+                           [DataMapCallback(tmp_path / "map", id_column="guid")], keep_ids=True)
     with pytest.raises(DataMapError, match="id_column='guid' has no id .* at row 3"):
         trainer.train()

@@ -9,7 +9,8 @@ from greennlp.inference import exit_curve
 def test_curve_columns_and_the_full_model_row(trained_early_exit, tokenized):
     _, dev = tokenized
     curve = exit_curve(trained_early_exit, dev, [0.0, 0.9, 1.0], batch_size=32)
-    assert list(curve.columns) == ["threshold", "accuracy", "mean_layers", "flops_per_example", "ms_per_example"]
+    assert list(curve.columns) == ["threshold", "accuracy", "mean_layers", "flops_per_example", "ms_per_example",
+                                   "accuracy_change", "flops_ratio", "speedup"]
     assert curve["threshold"].tolist() == [0.0, 0.9, 1.0]
     assert curve["mean_layers"].tolist()[0] == 1.0 and curve["mean_layers"].tolist()[-1] == 2.0
     assert np.all(np.diff(curve["flops_per_example"]) >= 0) and (curve["ms_per_example"] > 0).all()
@@ -33,3 +34,18 @@ def test_curve_refuses_a_missing_label_column_and_unlabelled_rows(trained_early_
         exit_curve(trained_early_exit, small.map(lambda row: {"labels": 7}), [1.0])
     with pytest.raises(ValueError, match="empty"):
         exit_curve(trained_early_exit, small.select([]), [1.0])
+
+
+def test_ratio_columns_compare_every_row_with_the_full_model(trained_early_exit, tokenized):
+    _, dev = tokenized
+    curve = exit_curve(trained_early_exit, dev, [0.0, 1.0, 0.9], batch_size=32)
+    assert not curve.isna().any().any()
+    full = curve[curve["threshold"] == 1.0].iloc[0]
+    assert (full["accuracy_change"], full["flops_ratio"], full["speedup"]) == (0.0, 1.0, 1.0)
+    np.testing.assert_allclose(curve["accuracy_change"], curve["accuracy"] - full["accuracy"])
+    np.testing.assert_allclose(curve["flops_ratio"], full["flops_per_example"] / curve["flops_per_example"])
+    np.testing.assert_allclose(curve["speedup"], full["ms_per_example"] / curve["ms_per_example"])
+    assert curve["flops_ratio"].iloc[0] > 1  # threshold 0 exits every example after the first of two layers
+    # without the full model there is nothing to compare with: no ratio columns (never a column of NaN)
+    partial = exit_curve(trained_early_exit, dev.select(range(16)), [0.5, 0.9])
+    assert list(partial.columns) == ["threshold", "accuracy", "mean_layers", "flops_per_example", "ms_per_example"]

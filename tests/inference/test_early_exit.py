@@ -269,3 +269,17 @@ def test_predict_on_a_gpu_equals_predict_on_the_cpu(trained_early_exit, tokenize
     cpu, gpu = trained_early_exit.predict(dev, threshold=0.9), on_gpu.predict(dev, threshold=0.9)
     np.testing.assert_array_equal(gpu["label"], cpu["label"])
     np.testing.assert_array_equal(gpu["exit_layer"], cpu["exit_layer"])
+
+
+def test_predict_on_an_empty_dataset_gives_an_empty_frame(trained_early_exit, tokenized):
+    """An empty dataset used to be blamed for lacking input_ids when it had no columns (Dataset.from_list([]))."""
+    from datasets import Dataset
+
+    _, dev = tokenized
+    expected = trained_early_exit.predict(dev.select(range(4))).iloc[:0]
+    for empty in (dev.select([]), Dataset.from_list([])):
+        result = trained_early_exit.predict(empty)
+        pd.testing.assert_frame_equal(result, expected, check_index_type=False)
+        assert trained_early_exit.exit_logits(empty).shape == (2, 0, 2)
+    with pytest.raises(ValueError, match="threshold"):  # the arguments are still checked
+        trained_early_exit.predict(Dataset.from_list([]), threshold=-1)
