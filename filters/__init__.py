@@ -1,5 +1,6 @@
 """Choosing less data: by data-map region, by any per-example score, at random (the baseline), at both ends or
-stratified, by embedding prototypes (Sorscher et al. 2022); and Gopher/C4 corpus cleaning.
+stratified, by embedding prototypes (Sorscher et al. 2022); semantic deduplication and D4; and Gopher/C4 corpus
+cleaning.
 
 Corpus cleaning (``annotate_quality``, ``clean_corpus`` and the rules) imports no torch or transformers: names
 resolve on first use, so ``from greennlp.filters import WordCount`` stays light on CPU-only data machines."""
@@ -21,6 +22,7 @@ _EXPORTS = {
     "QualityRule": ".heuristics",
     "RepeatedLines": ".repetition",
     "RepeatedNGrams": ".repetition",
+    "SemanticDeduplicator": ".dedup",
     "StopWords": ".heuristics",
     "SymbolRatio": ".heuristics",
     "WordCount": ".heuristics",
@@ -46,6 +48,7 @@ __all__ = [
     "QualityRule",
     "RepeatedLines",
     "RepeatedNGrams",
+    "SemanticDeduplicator",
     "StopWords",
     "SymbolRatio",
     "WordCount",
@@ -63,6 +66,7 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .cleaning import annotate_quality, clean_corpus, default_rules, drop_summary
+    from .dedup import SemanticDeduplicator
     from .heuristics import (
         AlphabeticWords,
         BulletLines,
