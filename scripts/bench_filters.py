@@ -7,17 +7,22 @@ Variants, alternated round by round because the machine is shared and noisy:
   - ``annotate_np2``: ``annotate_quality(num_proc=2)`` (two worker processes).
 Also the time of each rule alone over the whole corpus (to order a custom chain cheapest first).
 
-    PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 \\
-        python scripts/bench_filters.py --split train --unit article --rounds 3
+    GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 python scripts/bench_filters.py --split train \\
+        --unit article --rounds 3 --results docs/results/filters_throughput.jsonl
+
+``--results`` appends the run as one JSONL row with its provenance and the machine's load average before and
+after (docs/results/filters.md is generated from it).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import time
 
+from common import append_jsonl, provenance
 from datasets import Dataset, disable_caching
 
 from greennlp.encoders import load_benchmark
@@ -46,8 +51,10 @@ def main() -> None:
     parser.add_argument("--unit", default="article", choices=["article", "paragraph"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", help="also write the results as JSON to this path")
+    parser.add_argument("--results", help="append the result with its provenance to this JSONL file")
     args = parser.parse_args()
     disable_caching()  # every round must do the work
+    load_before = os.getloadavg()[0]
 
     texts = wikitext_documents(args.split, args.unit)
     dataset = Dataset.from_dict({"text": texts})
@@ -83,6 +90,8 @@ def main() -> None:
         "ratio_np2_speedup": round(best["annotate"] / best["annotate_np2"], 3),
         "rule_seconds_alone": {name: round(min(v), 3) for name, v in rule_times.items()},
         "median_note": {name: round(statistics.median(v), 2) for name, v in times.items()},
+        "cpus": os.cpu_count(),
+        "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }
     print(f"WikiText-2 {args.split}, one document per {args.unit}: {len(texts)} documents, {megabytes:.2f} MB, "
           f"best of {args.rounds} alternating rounds")
@@ -95,6 +104,8 @@ def main() -> None:
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=1)
+    if args.results:
+        append_jsonl(args.results, {**result, "run": provenance()})
 
 
 if __name__ == "__main__":

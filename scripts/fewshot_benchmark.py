@@ -2,10 +2,14 @@
 
 Writes runs.parquet, summary.parquet and accuracy_vs_k.png per dataset folder under --output-dir and prints
 the summary as Markdown. Rerunning with the same --output-dir resumes: runs already in runs.parquet are kept.
-Example (the docs/fewshot.md numbers; see there for the exact command used):
+Example (docs/results/fewshot.md lists the exact commands behind its numbers):
 
     PYTHONPATH=. GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 nice -n 10 python scripts/fewshot_benchmark.py \\
         --datasets sst2 --k 8 --seeds 5 --methods head probe contrastive prototype --output-dir runs/fewshot
+
+``--results FILE.jsonl`` also appends this command's runs (one row per dataset, method, K and seed, with the
+price columns and the run's provenance: command, machine, versions, date) to a JSONL file such as
+docs/results/fewshot_<name>.jsonl, from which docs/results/fewshot.md is generated.
 
 ``--from-runs A/runs.parquet B/runs.parquet ...`` trains nothing: it merges finished tables (runs present in
 several keep the first), prints the per-dataset tables (K x method, mean ± std) and writes the merged
@@ -133,6 +137,8 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.2, help="held-out share for one-split sets (CR, MR)")
     parser.add_argument("--no-flops", action="store_true", help="skip the extra FLOP-counting fit per K")
     parser.add_argument("--output-dir", default="runs/fewshot")
+    parser.add_argument("--results", default=None, metavar="JSONL",
+                        help="also append this command's runs, with their provenance, to this JSONL file")
     parser.add_argument("--from-runs", nargs="+", default=None, metavar="RUNS_PARQUET",
                         help="report only: merge these runs.parquet tables (no training)")
     args = parser.parse_args()
@@ -161,6 +167,8 @@ def main() -> None:
             methods, train, k_values=args.k, seeds=args.seeds, eval_dataset=evaluation,
             output_dir=Path(args.output_dir) / name, dataset_name=name, count_flops=not args.no_flops,
         ))
+    if args.results:
+        append_runs(args.results, pd.concat(tables, ignore_index=True), args)
     summary = summarize_benchmark(pd.concat(tables, ignore_index=True)).reset_index()
     summary["accuracy"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(summary["accuracy_mean"], summary["accuracy_std"], strict=True)]
     columns = ["dataset", "method", "k", "accuracy", "seeds", *PRICE_COLUMNS]
@@ -169,6 +177,20 @@ def main() -> None:
 
 PRICE_COLUMNS = ["train_seconds", "train_cpu_seconds", "inference_seconds_per_1k", "trainable_parameters",
                  "train_flops", "inference_flops_per_1k"]
+
+
+def append_runs(path: str, runs: pd.DataFrame, args) -> None:
+    """Append the runs this command asked for (its K values and seeds; the output folders may hold others) to
+    a JSONL results file, each row with the command's provenance and the evaluation-set settings."""
+    # Imported here: the tests load this file as a module without scripts/ on the path, and need no writer.
+    from common import append_jsonl, provenance
+
+    mine = runs[runs["k"].isin(args.k) & runs["seed"].isin(range(args.seeds))]
+    run = provenance()
+    for row in mine.to_dict(orient="records"):
+        row = {key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
+        append_jsonl(path, {**row, "eval_limit": args.eval_limit, "contrastive_iterations": args.contrastive_iterations,
+                            "run": run})
 
 
 def merge_runs(paths: list[str]) -> pd.DataFrame:
