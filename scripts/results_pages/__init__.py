@@ -165,5 +165,5 @@ def table(header: Sequence[str], body: Sequence[Sequence[object]]) -> str:
 
 def flops(value: float) -> str:
     """``7.6e12`` FLOPs."""
-    mantissa, exponent = f"{value:.2e}".split("e")
-    return f"{float(mantissa):.2g}e{int(exponent)}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"

@@ -5,7 +5,9 @@ from functools import partial
 
 import numpy as np
 
-from . import accuracy, compare, difference, mean_std, provenance, ratio, rows, table, verdict, wrap
+from greennlp.budgets import paired_difference
+
+from . import accuracy, compare, difference, flops, mean_std, provenance, ratio, rows, table, verdict, wrap
 
 LABELS = {"100%": "100%", "ambiguous": "ambiguous", "random": "random", "coverage": "coverage (CCS)",
           "ambiguous+easy": "ambiguous + 25% easy", "easy-to-learn": "easy-to-learn", "hard-to-learn": "hard-to-learn"}
@@ -130,3 +132,73 @@ def claim_verdict() -> str:
 
 FIGURES["claim"] = claim_evidence
 FIGURES["verdict"] = claim_verdict
+
+
+# --- label errors -----------------------------------------------------------------------------------------------
+LABEL_ERRORS = "label_errors_sst2_minilm.jsonl"
+
+
+def _label_error_rows():
+    frame = rows(LABEL_ERRORS)
+    settings = frame.iloc[0]
+    return frame, settings
+
+
+def label_errors_table() -> str:
+    """Precision, recall, flags and price per method, mean ± std over seeds."""
+    frame, _ = _label_error_rows()
+    body = []
+    for method, part in frame.groupby("method", sort=False):
+        body.append([method, int(part["trainings"].iloc[0]), mean_std(part["precision"]), mean_std(part["recall"]),
+                     f"{part['flagged'].mean():.0f}", flops(part["train_flops"].mean()),
+                     f"{part['wall_seconds'].mean():.0f}"])
+    seeds = sorted(frame["seed"].unique())
+    return table(["method", "trainings", "precision", "recall", "flagged", "training FLOPs", "wall s"], body) + \
+        "\n\n" + wrap(f"Mean ± population std over seeds {', '.join(map(str, seeds))}. FLOPs count training only; "
+                      "wall time includes cleanlab's predictions on the held-out folds.")
+
+
+def _found(frame, method: str) -> dict:
+    part = frame[frame["method"] == method].set_index("seed").sort_index()
+    return {seed: part.loc[seed, "found"] for seed in part.index}
+
+
+def label_errors_versus() -> str:
+    """Recall of each map-based method minus cleanlab's top k, paired over seeds and flipped labels."""
+    frame, _ = _label_error_rows()
+    reference = "cleanlab (top k)"
+    body = []
+    for method in dict.fromkeys(frame["method"]):
+        if method in (reference, "cleanlab (its own flags)"):
+            continue
+        result = paired_difference(_found(frame, method), _found(frame, reference))
+        price = frame.loc[frame.method == method, "train_flops"].mean() / \
+            frame.loc[frame.method == reference, "train_flops"].mean()
+        body.append([method, difference(result), f"{result.seeds_ahead}/{result.seeds}", verdict(result),
+                     ratio(price)])
+    return table(["method", f"recall minus {reference} (points)", "seeds ahead", "verdict", "price vs cleanlab"],
+                 body) + "\n\n" + wrap(
+        "Each seed has its own sample and flips, so the interval resamples the flipped labels and the seeds; "
+        f"{len(body)} comparisons.")
+
+
+def label_errors_source() -> str:
+    return provenance(LABEL_ERRORS)
+
+
+FIGURES["label_errors.source"] = label_errors_source
+FIGURES["label_errors.table"] = label_errors_table
+FIGURES["label_errors.versus"] = label_errors_versus
+
+
+# --- what recording costs ---------------------------------------------------------------------------------------
+def memory_table() -> str:
+    """Peak resident memory above the baseline while recording, and while loading the recorded map."""
+    row = rows("datamap_memory.jsonl").iloc[-1]
+    return table(["what", "peak above baseline"], [
+        [f"recording {int(row['examples']):,} examples × {int(row['epochs'])} epochs", f"+{row['recording_mb']:.0f} MB"],
+        ["`DataMap.load` of that map", f"+{row['loading_mb']:.0f} MB"]])
+
+
+FIGURES["memory.source"] = lambda: provenance("datamap_memory.jsonl")
+FIGURES["memory.table"] = memory_table
