@@ -97,6 +97,7 @@ class BudgetCallback(TrainerCallback):
         self._latest_metrics: dict[str, float] = {}
         # The state of one training run, (re)set by on_train_begin.
         self._meter: EnergyMeter | None = None
+        self._gpu: torch.device | None = None  # the GPU the run trains on; None for a run on the CPU
         self._model = None
         self._counts = np.zeros(3, dtype=np.int64)  # examples, non-padding tokens, padded tokens
         self._measure_at: set[int] = set()  # steps (counted from the run's first) measured with the FLOP counter
@@ -119,7 +120,11 @@ class BudgetCallback(TrainerCallback):
             raise ValueError("BudgetCallback needs the Trainer to pass `model` to callbacks (Trainer does).")
         self._release()  # what an earlier run of this callback left, if a step of it failed
         self.price_tag_ = None
-        self._meter = EnergyMeter(use_codecarbon=self.use_codecarbon, country_iso_code=self.country_iso_code)
+        # the Trainer's device, not whether torch sees a GPU: a run with use_cpu=True on a GPU machine is a CPU run
+        device = getattr(args, "device", None)
+        self._gpu = torch.device(device) if device is not None and torch.device(device).type == "cuda" else None
+        self._meter = EnergyMeter(use_codecarbon=self.use_codecarbon, country_iso_code=self.country_iso_code,
+                                  gpu=self._gpu is not None)
         self._model = model
         self._counts = np.zeros(3, dtype=np.int64)  # examples, non-padding tokens, padded tokens
         self._failed = False
@@ -131,8 +136,8 @@ class BudgetCallback(TrainerCallback):
         self._measured_steps = 0
         self._first_step = state.global_step
         self._peak_rss = _rss_mb()
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
+        if self._gpu is not None:
+            torch.cuda.reset_peak_memory_stats(self._gpu)
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._meter.start()
         self._running = True
@@ -279,8 +284,8 @@ class BudgetCallback(TrainerCallback):
         else:
             flops = self._measured_flops / max(self._measured_steps, 1) * steps
             method = f"FlopCounterMode on {self._measured_steps} of {steps} optimizer steps, extrapolated by steps"
-        if torch.cuda.is_available():
-            peak, memory_method = torch.cuda.max_memory_allocated() / 2**20, "torch.cuda.max_memory_allocated"
+        if self._gpu is not None:
+            peak, memory_method = torch.cuda.max_memory_allocated(self._gpu) / 2**20, "torch.cuda.max_memory_allocated"
         else:
             peak, memory_method = self._peak_rss, "max process RSS sampled at each optimizer step end"
         model = self._model

@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from greennlp._files import exclusive_folder, remove_stale_temporaries, save_figure
-from greennlp._results import ResultsTable
+from greennlp._results import ResultsTable, population_std
+from greennlp._seeding import seeded_rng
 from greennlp.datamaps import DataMap
 from greennlp.datamaps.regions import no_regions_message
 from greennlp.encoders import accuracy, fine_tune
-from greennlp.encoders.models import seeded_rng
 from greennlp.filters import select_by_region, select_random
 
 from .callback import BudgetCallback
@@ -362,7 +362,7 @@ class BudgetCurve:
             results = results.rename(columns={"train_time_s": "wall_time_s"})
         metrics = [c for c in results.columns if c.startswith("accuracy_")] + ["train_flops", "wall_time_s"]
         grouped = results.groupby(["strategy", "fraction"])[metrics]
-        summary = grouped.agg(["mean", lambda values: float(np.std(values))])
+        summary = grouped.agg(["mean", population_std])
         summary.columns = [f"{metric}_{'mean' if stat == 'mean' else 'std'}" for metric, stat in summary.columns]
         summary["runs"] = results.groupby(["strategy", "fraction"]).size()
         return summary.reset_index()

@@ -39,6 +39,9 @@ class EnergyMeter:
         Three-letter country code for codecarbon's offline carbon intensity (e.g. ``"USA"``, ``"FRA"``).
     watts_per_cpu_core, gpu_watts, carbon_intensity:
         Assumptions of the estimate used without codecarbon (reported in the result).
+    gpu:
+        Whether the work runs on a GPU, which the estimate adds at ``gpu_watts``; ``None`` means whenever torch
+        sees one (pass ``False`` for CPU work on a machine with a GPU).
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class EnergyMeter:
         watts_per_cpu_core: float = DEFAULT_WATTS_PER_CPU_CORE,
         gpu_watts: float = DEFAULT_GPU_WATTS,
         carbon_intensity: float = WORLD_CARBON_INTENSITY,
+        gpu: bool | None = None,
     ) -> None:
         if use_codecarbon and not codecarbon_available():
             raise ImportError("use_codecarbon=True but codecarbon is not installed: `pip install greennlp[energy]`.")
@@ -56,6 +60,7 @@ class EnergyMeter:
         self.watts_per_cpu_core = watts_per_cpu_core
         self.gpu_watts = gpu_watts
         self.carbon_intensity = carbon_intensity
+        self.gpu = gpu
         self._tracker = None
 
     def start(self) -> None:
@@ -93,7 +98,8 @@ class EnergyMeter:
             except Exception as error:
                 logger.warning("codecarbon failed to stop (%s); falling back to the CPU-time estimate.", error)
         watts_cpu = cpu_seconds * self.watts_per_cpu_core  # joules
-        watts_gpu = wall * self.gpu_watts if torch.cuda.is_available() else 0.0
+        on_gpu = torch.cuda.is_available() if self.gpu is None else self.gpu
+        watts_gpu = wall * self.gpu_watts if on_gpu else 0.0
         energy_kwh = (watts_cpu + watts_gpu) / 3.6e6
         method = (
             f"estimate: process CPU time {cpu_seconds:.1f} s x {self.watts_per_cpu_core:g} W/core"

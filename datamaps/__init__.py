@@ -9,13 +9,11 @@ _EXPORTS = {
     "DataMap": ".datamap",
     "DataMapCallback": ".callback",
     "DataMapError": ".errors",
-    "REGIONS": ".regions",
 }
 __all__ = [
     "DataMap",
     "DataMapCallback",
     "DataMapError",
-    "REGIONS",
 ]
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
@@ -23,4 +21,3 @@ if TYPE_CHECKING:
     from .callback import DataMapCallback
     from .datamap import DataMap
     from .errors import DataMapError
-    from .regions import REGIONS

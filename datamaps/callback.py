@@ -59,8 +59,9 @@ class DataMapCallback(TrainerCallback):
         A column of the training dataset with the examples' own ids (strings allowed). The ids are read from
         the dataset the Trainer batches (its ``train_dataloader``), so the column must reach it: the Trainer
         removes the columns ``model.forward`` does not take unless ``TrainingArguments(remove_unused_columns=
-        False)``, with a data collator that drops the columns it does not batch (``encoders.PaddingCollator``
-        does). Default: row positions (a map is matched to its dataset by token content anyway).
+        False)``, with a data collator that drops the columns it does not batch (``encoders.fine_tune(...,
+        keep_columns=(id_column,))`` does both). Default: row positions (a map is matched to its dataset by token
+        content anyway).
     store_probabilities:
         Also store the full probability vector of each record (enables ``el2n`` and JSONL export).
     snapshots_per_epoch:
@@ -293,7 +294,8 @@ class DataMapCallback(TrainerCallback):
                 "The data collator changes input_ids (e.g. masking or augmentation), or the dataset changed after "
                 "the Trainer was built. Use DataMapCallback(mode='eval'), which reads the dataset in order."
             )
-        gold = labels.detach().view(-1) if labels is not None else torch.from_numpy(index.group_label(groups))
+        # labels looked up in the dataset stay on the host; gold_statistics meets the logits on their device
+        gold = labels.detach().view(-1) if labels is not None else torch.as_tensor(np.array(index.group_label(groups)))
         self._recorder.record(logits, gold, groups)
 
     @torch.no_grad()
@@ -350,9 +352,10 @@ class DataMapCallback(TrainerCallback):
                 removed = (
                     " The Trainer removes the columns that model.forward does not take before it batches the data "
                     "(TrainingArguments(remove_unused_columns=True), the default), so an id column of "
-                    "train_dataset never reaches its dataloader. Keep it with TrainingArguments("
-                    "remove_unused_columns=False) and a data collator that drops the columns it does not batch "
-                    "(greennlp.encoders.PaddingCollator does; transformers' DataCollatorWithPadding does not)."
+                    "train_dataset never reaches its dataloader. greennlp.encoders.fine_tune(..., keep_columns="
+                    f"({self.id_column!r},)) keeps it; with your own Trainer, set TrainingArguments("
+                    "remove_unused_columns=False) and use a data collator that drops the columns it does not batch "
+                    "(transformers' DataCollatorWithPadding does not)."
                 )
             raise DataMapError(
                 f"id_column={self.id_column!r} is not a column of the training data the Trainer batches (its "

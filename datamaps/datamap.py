@@ -157,7 +157,7 @@ class DataMap:
         if ((p_gold[recorded] < 0) | (p_gold[recorded] > 1)).any():
             raise ValueError(f"p_gold must hold probabilities in [0, 1] (NaN = not recorded); got values from "
                              f"{p_gold[recorded].min()} to {p_gold[recorded].max()}.")
-        correct, margin = np.asarray(correct, dtype=bool), _numbers("margin", margin)
+        correct, margin = np.asarray(_on_host(correct), dtype=bool), _numbers("margin", margin)
         if correct.shape != p_gold.shape or margin.shape != p_gold.shape:
             raise ValueError(f"p_gold, correct and margin must have the same (num_examples, num_time_points) shape; "
                              f"got {p_gold.shape}, {correct.shape} and {margin.shape}.")
@@ -242,6 +242,68 @@ class DataMap:
         return cls.from_logits(logits, gold, ids=np.asarray(guids), id_column=id_column, metadata=metadata,
                                region_fraction=region_fraction)
 
+    @classmethod
+    def from_probe(cls, embeddings, labels, *, epochs: int = 10, snapshots_per_epoch: int = 1,
+                   learning_rate: float = 1e-3, batch_size: int = 32, weight_decay: float = 0.0,
+                   num_labels: int | None = None, seed: int = 0, ids=None, id_column: str | None = None,
+                   region_fraction: float = 1 / 3) -> DataMap:
+        """The map of a linear probe: a softmax classifier trained with minibatch Adam on frozen ``embeddings``
+        ``(N, d)`` (e.g. ``encoders.embed``), every example scored at each of ``snapshots_per_epoch`` evenly spaced
+        points of each of ``epochs`` epochs. Embedding the data costs one forward pass of the encoder; the probe
+        itself costs next to nothing, so the map is far cheaper than a fine-tuning run's (its price:
+        ``budgets.cheap_map``). Seeded by ``seed`` alone. Details: :func:`datamaps.cheap.probe_logits`.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> labels = rng.integers(0, 2, 200)
+        >>> embeddings = rng.normal(size=(200, 8)) + labels[:, None]
+        >>> probe_map = DataMap.from_probe(embeddings, labels, epochs=4)
+        >>> len(probe_map), probe_map.metadata["epochs_used"]
+        (200, [0, 1, 2, 3])
+        """
+        from .cheap import probe_logits
+
+        logits, gold = probe_logits(embeddings, labels, num_labels=num_labels, epochs=epochs,
+                                    snapshots_per_epoch=snapshots_per_epoch, learning_rate=learning_rate,
+                                    batch_size=batch_size, weight_decay=weight_decay, seed=seed)
+        metadata = {"mode": "probe", "epochs": epochs, "snapshots_per_epoch": snapshots_per_epoch,
+                    "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed,
+                    "embedding_dim": int(np.shape(embeddings)[1])}
+        return cls.from_logits(logits, gold, ids=ids, id_column=id_column, metadata=metadata,
+                               region_fraction=region_fraction)
+
+    def extend(self, embeddings, gold, *, rows, neighbours: int = 10, ids=None, id_column: str | None = None,
+               region_fraction: float | None = None) -> DataMap:
+        """A map of a whole dataset from this map of a sample of it, by nearest neighbours in embedding space.
+
+        ``embeddings`` ``(N, d)`` and ``gold`` ``(N,)`` describe every row of the dataset; ``rows`` gives the dataset
+        row of each example of this map, in table order (e.g. ``data_map.dataset_rows(sample)`` mapped through the
+        sample's rows in the dataset). A mapped row keeps its records; every other row gets, at each time point,
+        the mean probability vector of its ``neighbours`` nearest mapped rows, read at its own gold label
+        (:func:`datamaps.cheap.extended_arrays`). The new map is keyed by ``ids`` (one per dataset row, found in
+        the dataset column ``id_column``, default ``"id"``) or else by row position; its time points are numbered
+        0, 1, ... in this map's time order.
+
+        Examples
+        --------
+        >>> whole = data_map.extend(embeddings, train["label"], rows=sample_rows)     # doctest: +SKIP
+        >>> select_by_region(train, whole, "ambiguous", fraction=0.33)               # doctest: +SKIP
+        """
+        from .cheap import extended_arrays, record_arrays
+
+        arrays = record_arrays(self._records_or_error(), len(self))
+        extended = extended_arrays(arrays, embeddings, gold, rows=rows, neighbours=neighbours,
+                                   num_labels=self.metadata.get("num_labels"))
+        metadata = {"mode": "extended", "mapped_examples": len(self), "neighbours": int(neighbours),
+                    "num_labels": extended["probs"].shape[2], "epochs_used": list(range(len(arrays["time_points"]))),
+                    "source_time_points": [list(point) for point in arrays["time_points"]],
+                    "source_mode": self.metadata.get("mode")}
+        return DataMap.from_arrays(extended["p_gold"], extended["correct"], extended["margin"], extended["gold"],
+                                   probabilities=extended["probs"], ids=ids, id_column=id_column, metadata=metadata,
+                                   region_fraction=self.region_fraction if region_fraction is None
+                                   else region_fraction)
+
     # --- files ---------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the map in the ``DataMapCallback`` format (one Parquet file per epoch, ``examples.parquet``,
@@ -316,15 +378,16 @@ class DataMap:
                          "with DataMap.load, from_arrays, from_logits or from_cartography_jsonl.")
 
     # --- analysis ------------------------------------------------------------------------------------------
-    def select(self, region: str, *, fraction: float | None = None, threshold: float | None = None,
-               seed: int = 0, mix: dict[str, float] | None = None) -> pd.Index:
-        """Ids of the examples selected for ``region``, best first (rule: :mod:`datamaps.regions`).
+    def _select(self, region: str, *, fraction: float | None = None, threshold: float | None = None,
+                seed: int = 0, mix: dict[str, float] | None = None) -> pd.Index:
+        """Ids of the examples selected for ``region``, best first (rule: :mod:`datamaps.regions`); the public door
+        is :func:`greennlp.filters.select_by_region` (``return_ids=True`` for these ids).
 
         No ``fraction`` and no ``threshold``: the whole region. ``fraction``: that share of the whole map, from the
         region's best-ranked members. ``threshold``: the members past it (ambiguous: variability >= t; easy-to-learn:
         confidence >= t; hard-to-learn: confidence <= t). ``seed`` breaks ties. ``mix`` (with ``fraction``): shares
-        of the selection drawn at random from other regions, e.g. ``select("ambiguous", fraction=0.33,
-        mix={"easy-to-learn": 0.25})``, the paper's remedy when the ambiguous examples alone train badly.
+        of the selection drawn at random from other regions, e.g. ``mix={"easy-to-learn": 0.25}``, the paper's
+        remedy when the ambiguous examples alone train badly.
         """
         if mix:
             if threshold is not None:
@@ -354,6 +417,41 @@ class DataMap:
         scores = self.table[by].to_numpy(dtype=np.float64)
         positions = coverage_positions(scores, fraction, prune_hardest=prune_hardest, strata=strata, seed=seed)
         return self.table.index[positions]
+
+    def trajectories(self, kind: str = "p_gold") -> pd.DataFrame:
+        """Each example's value at every recorded time point: one row per example (indexed like ``table``), one
+        column per time point in time order (a MultiIndex of ``epoch`` and ``snapshot``); NaN where an example was
+        not recorded. ``kind``: ``"p_gold"`` (probability of the gold label), ``"loss"`` (its cross-entropy,
+        ``-log p(gold)``) or ``"margin"`` (gold logit minus the largest other). Needs the per-epoch records
+        (a map from :meth:`load`, :meth:`from_arrays`, :meth:`from_logits`, ...).
+
+        Examples
+        --------
+        >>> loss = data_map.trajectories("loss")   # doctest: +SKIP
+        """
+        from .cheap import record_arrays, trajectory_values
+
+        arrays = record_arrays(self._records_or_error(), len(self))
+        columns = pd.MultiIndex.from_tuples(arrays["time_points"], names=["epoch", "snapshot"])
+        return pd.DataFrame(trajectory_values(arrays, kind), index=self.table.index, columns=columns)
+
+    def select_trajectories(self, *, fraction: float, clusters: int = 100, kind: str = "loss",
+                            seed: int = 0) -> pd.Index:
+        """Ids chosen by trajectory clustering (SmallToLarge, S2L; Yang et al. 2024): k-means with ``clusters``
+        clusters on the examples' :meth:`trajectories` of ``kind`` (loss by default, as in the paper), then an
+        even draw: from the smallest cluster up, each gives an equal share of what is left of the budget, at
+        random within the cluster. The count is exact (``fraction`` of the map, rounded half up) and the choice is
+        fixed by ``seed``. Details: :func:`datamaps.cheap.trajectory_positions`.
+
+        Examples
+        --------
+        >>> ids = data_map.select_trajectories(fraction=0.33)  # doctest: +SKIP
+        >>> subset = train.select(sorted(data_map.dataset_rows(train)[ids]))  # doctest: +SKIP
+        """
+        from .cheap import trajectory_positions
+
+        values = self.trajectories(kind).to_numpy(dtype=np.float64)
+        return self.table.index[trajectory_positions(values, fraction, clusters=clusters, seed=seed)]
 
     def scores(self, column: str) -> pd.Series:
         """One metric column as a Series indexed by example id (input to score-based selection).
@@ -599,9 +697,17 @@ def _warn_about_regions(table: pd.DataFrame) -> None:
                        "have no region (see datamaps.regions).", int(once.sum()), len(table))
 
 
+def _on_host(values):
+    """A torch tensor on the host as numpy can read it (logits computed on a GPU, or in bf16); others unchanged."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu()
+        return values.float() if values.dtype == torch.bfloat16 else values
+    return values
+
+
 def _numbers(name: str, values, dtype=np.float64) -> np.ndarray:
     try:
-        return np.asarray(values, dtype=dtype)
+        return np.asarray(_on_host(values), dtype=dtype)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name} must be an array of numbers (NaN = not recorded); it could not be read as one: "
                          f"{error}.") from None
@@ -609,7 +715,7 @@ def _numbers(name: str, values, dtype=np.float64) -> np.ndarray:
 
 def _class_ids(gold, num_examples: int, num_labels: int | None) -> np.ndarray:
     """``gold`` as int64 class ids, one per example, in ``[0, num_labels)``; a clear error otherwise."""
-    values = np.asarray(gold)
+    values = np.asarray(_on_host(gold))
     if values.shape != (num_examples,):
         raise ValueError(f"gold must hold one label per example: shape ({num_examples},); got {values.shape}.")
     if values.dtype.kind == "O":

@@ -26,7 +26,8 @@ METRIC_COLUMNS = ("confidence", "variability", "correctness", "forgetfulness", "
 def gold_statistics(logits: torch.Tensor, gold: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-example p(gold), argmax == gold, margin and the probability vector, from ``(B, C)`` logits."""
     logits = logits.detach().float()
-    gold = gold.detach().long().view(-1, 1)
+    # gold can come from the host (labels looked up in the dataset) while the logits sit on a GPU
+    gold = gold.detach().to(logits.device).long().view(-1, 1)
     probabilities = torch.softmax(logits, dim=-1)
     gold_logit = logits.gather(1, gold).squeeze(1)
     others = logits.scatter(1, gold, float("-inf"))

@@ -7,10 +7,7 @@ from typing import TYPE_CHECKING
 from greennlp._lazy import attach
 
 _EXPORTS = {
-    "MINIATURE_SIZES": ".models",
-    "PaddingCollator": ".data",
     "accuracy": ".finetune",
-    "bf16_supported": ".models",
     "efficient_training_args": ".training",
     "embed": ".embedding",
     "fine_tune": ".finetune",
@@ -22,10 +19,7 @@ _EXPORTS = {
     "train_wordpiece_tokenizer": ".tokenizers",
 }
 __all__ = [
-    "MINIATURE_SIZES",
-    "PaddingCollator",
     "accuracy",
-    "bf16_supported",
     "efficient_training_args",
     "embed",
     "fine_tune",
@@ -40,10 +34,10 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .benchmarks import load_benchmark
-    from .data import PaddingCollator, tokenize_dataset
+    from .data import tokenize_dataset
     from .embedding import embed
     from .finetune import accuracy, fine_tune
-    from .models import MINIATURE_SIZES, bf16_supported, load_encoder, load_tokenizer
+    from .models import load_encoder, load_tokenizer
     from .quantization import quantize_int8
     from .tokenizers import train_wordpiece_tokenizer
     from .training import efficient_training_args

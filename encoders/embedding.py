@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModel, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .data import length_sorted_batches
-from .models import load_tokenizer, resolve_model_path
+from .models import default_device, load_bare_encoder, load_tokenizer
 
 
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -94,7 +94,8 @@ def embed(
     """Embed ``texts`` with ``model`` (a model or a hub id/path) by mean pooling; returns ``(len(texts), dim)``.
 
     Texts are sorted by length before batching so that little padding is computed, then returned in the
-    input order. ``normalize=True`` L2-normalises the vectors (cosine similarity = dot product).
+    input order. ``normalize=True`` L2-normalises the vectors (cosine similarity = dot product). A model object
+    runs where it is; a model given by name is loaded on the GPU when torch sees one, else on the CPU.
 
     ``model`` may also be a model2vec static model, a ``model2vec.StaticModel`` or the local folder of one (see
     :func:`is_static_model`; ``pip install greennlp[static]``): each text is the mean of its tokens' static
@@ -107,7 +108,7 @@ def embed(
         model = str(model)
     if isinstance(model, str):
         tokenizer = tokenizer or load_tokenizer(model)
-        model = AutoModel.from_pretrained(resolve_model_path(model), attn_implementation="sdpa")
+        model = load_bare_encoder(model).to(default_device())
     if tokenizer is None:
         raise ValueError("embed() needs `tokenizer=` when `model` is a model object rather than a name or path.")
     texts = list(texts)

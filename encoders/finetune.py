@@ -1,5 +1,6 @@
-"""Fine-tune a classifier with the efficient settings, and measure accuracy: the one training loop that the
-quickstart, the cartography reproduction and budget curves share (all on ``transformers.Trainer``)."""
+"""Fine-tune with the efficient settings, and measure accuracy: the one training path that the quickstart, the
+cartography reproduction, budget curves and the few-shot methods share (all on ``transformers.Trainer``), and the
+one accuracy."""
 from __future__ import annotations
 
 import contextlib
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
 
 from .data import PaddingCollator, length_sorted_batches, tokenize_dataset
 from .models import bf16_supported
@@ -19,8 +21,8 @@ from .training import efficient_training_args
 
 
 def fine_tune(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase | None,
     train: Dataset,
     output_dir: str | os.PathLike | None = None,
     *,
@@ -32,6 +34,7 @@ def fine_tune(
     seed: int = 0,
     callbacks: Sequence[TrainerCallback] = (),
     collator: Callable[[list[dict]], dict] | None = None,
+    optimizers: tuple[torch.optim.Optimizer | None, Any] = (None, None),
     text_column: str = "text",
     label_column: str = "label",
     max_length: int = 128,
@@ -39,26 +42,61 @@ def fine_tune(
     progress: bool = False,
     **training_overrides: Any,
 ) -> Trainer:
-    """Train ``model`` on ``train`` (raw text + labels) with :func:`efficient_training_args`; returns the Trainer.
+    """Train ``model`` on ``train`` with :func:`efficient_training_args`; returns the Trainer.
 
-    The project's one fine-tuning path: the quickstart, the cartography reproduction, ``BudgetCurve`` and the
-    few-shot ``HeadClassifier`` all train through it, so their results are comparable.
+    The project's one fine-tuning path: the quickstart, the cartography reproduction, ``BudgetCurve``, cheap maps,
+    the few-shot methods and the inference benchmarks all train through it, so their results are comparable.
 
-    Texts are tokenized once without padding (:func:`tokenize_dataset`) and batches padded dynamically
-    (``collator``, default :class:`PaddingCollator`). ``warmup`` is a linear warm-up as a fraction of the steps
-    (below 1) or a number of steps. ``keep_columns`` keeps extra columns (e.g. an id column for
+    ``train`` holds raw text and labels (``text_column``, ``label_column``), tokenized here once without padding
+    (:func:`tokenize_dataset`), or is already tokenized (it has ``input_ids``, e.g. from
+    :func:`tokenize_dataset`) or holds whatever features ``collator`` batches: such a dataset is used as it is.
+    Batches are padded dynamically (``collator``, default the library's padding collator, which follows the
+    tokenizer's ``padding_side``). ``optimizers`` is ``Trainer``'s ``(optimizer, scheduler)`` pair: pass your own
+    optimizer (e.g. parameter groups with their own learning rates) and, optionally, its scheduler; ``None``
+    builds the default (fused AdamW; linear decay after the warm-up). ``warmup`` is a linear warm-up as a fraction
+    of the steps (below 1) or a number of steps. ``keep_columns`` keeps extra columns (e.g. an id column for
     ``DataMapCallback(id_column=...)``). ``output_dir=None`` trains in a temporary folder that is removed
-    afterwards (nothing is saved there unless ``save_strategy`` asks). Other ``TrainingArguments`` go in
-    ``training_overrides`` and win over every setting here.
+    afterwards (nothing is saved there unless ``save_strategy`` asks). ``progress=True`` shows the Trainer's
+    progress bar; otherwise the run prints nothing. Other ``TrainingArguments`` go in ``training_overrides`` and
+    win over every setting here.
+
+    Examples
+    --------
+    >>> from datasets import Dataset
+    >>> from greennlp.encoders import load_encoder, tokenize_dataset, train_wordpiece_tokenizer
+    >>> data = Dataset.from_dict({"text": ["a good film", "a bad film"] * 8, "label": [1, 0] * 8})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> model = load_encoder("tiny", tokenizer=tokenizer, seed=0)
+    >>> trainer = fine_tune(model, tokenizer, data, epochs=1, batch_size=8)               # raw text
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> trainer = fine_tune(model, tokenizer, tokenize_dataset(data, tokenizer), epochs=1, batch_size=8,
+    ...                     optimizers=(optimizer, None))                                 # tokenized, own optimizer
+    >>> trainer.state.global_step
+    2
     """
+    if not isinstance(train, Dataset):
+        raise TypeError(f"fine_tune() trains on a datasets.Dataset; got {type(train).__name__}. Build one with "
+                        "datasets.Dataset.from_dict({'text': [...], 'label': [...]}).")
+    raw_text = text_column in train.column_names and "input_ids" not in train.column_names
+    if tokenizer is None and (raw_text or collator is None):
+        raise ValueError("fine_tune(tokenizer=None) needs a dataset without raw text and a `collator=`; pass the "
+                         "tokenizer to tokenize the texts and pad the batches.")
+    if not raw_text and collator is None and "input_ids" not in train.column_names:
+        raise ValueError(f"fine_tune(): the dataset has neither the text column {text_column!r} nor input_ids (it "
+                         f"has {train.column_names}); pass text_column= naming the texts, or a collator= that batches "
+                         "these columns.")
+    if not (isinstance(optimizers, tuple) and len(optimizers) == 2):
+        raise ValueError(f"fine_tune(optimizers=...) got a {type(optimizers).__name__}; give Trainer's pair "
+                         "(optimizer, scheduler), e.g. optimizers=(torch.optim.AdamW(model.parameters(), lr=1e-4), None) "
+                         "(a None scheduler: linear decay after the warm-up).")
     tokenized = tokenize_dataset(train, tokenizer, text_column=text_column, label_column=label_column,
-                                 max_length=max_length, keep_columns=keep_columns)
+                                 max_length=max_length, keep_columns=keep_columns) if raw_text else train
     settings = dict(num_train_epochs=epochs, learning_rate=learning_rate, per_device_train_batch_size=batch_size,
                     weight_decay=weight_decay, seed=seed, data_seed=seed, logging_strategy="no",
                     warmup_steps=warmup, disable_tqdm=not progress)
     if keep_columns and collator is None:
         # the Trainer would drop the kept columns (an id column for DataMapCallback) before callbacks see them;
-        # PaddingCollator leaves them out of the batches
+        # the padding collator leaves them out of the batches
         settings["remove_unused_columns"] = False
     settings.update(training_overrides)
     with contextlib.ExitStack() as stack:
@@ -68,11 +106,20 @@ def fine_tune(
             model=model,
             args=efficient_training_args(str(output_dir), **settings),
             train_dataset=tokenized,
-            data_collator=collator or PaddingCollator(tokenizer.pad_token_id),
+            data_collator=collator or PaddingCollator(tokenizer),
             callbacks=list(callbacks),
+            optimizers=optimizers,
         )
+        if not progress and trainer.args.logging_strategy == "no":
+            # quiet unless asked: the run's metrics stay in trainer.state, printing them at the end is noise
+            trainer.remove_callback(PrinterCallback)
         trainer.train()
     return trainer
+
+
+def _quantized(model: torch.nn.Module) -> bool:
+    """Whether ``model`` holds quantized layers (torch.ao's dynamic int8, as made by ``quantize_int8``)."""
+    return any(type(module).__module__.startswith("torch.ao.nn.quantized") for module in model.modules())
 
 
 @torch.no_grad()
@@ -84,7 +131,8 @@ def predict_proba(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, te
     model.eval()
     device = next(model.parameters()).device
     probabilities = None
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16_supported(device)
+    # int8 layers (quantize_int8) take float32 activations: no bf16 autocast around them
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16_supported(device) and not _quantized(model)
                 else contextlib.nullcontext())
     for index in length_sorted_batches(texts, batch_size):
         batch = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
@@ -114,5 +162,16 @@ def accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset
     correctness instead (0/1 in dataset order, the input of :func:`greennlp.budgets.paired_difference`).
     ``kwargs`` go to :func:`predict_labels`."""
     predictions = predict_labels(model, tokenizer, dataset[text_column], **kwargs)
-    correct = (predictions == np.asarray(dataset[label_column])).astype(np.int8)
+    correct = correctness(predictions, dataset[label_column])
     return correct if per_example else float(correct.mean())
+
+
+def correctness(predictions: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each example's correctness, 0/1 (``int8``): its predicted class id equals its label. The one definition
+    behind :func:`accuracy` (its mean), the few-shot protocol and ``FewShotClassifier.score``, and the early-exit
+    curve, so every accuracy of the project is the same number."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if predictions.shape != labels.shape:
+        raise ValueError(f"correctness(): {predictions.shape} predictions for {labels.shape} labels; give one "
+                         "prediction per label.")
+    return (predictions == labels).astype(np.int8)

@@ -4,19 +4,18 @@ Every model comes back with fused SDPA attention and, where the hardware support
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import (
+    AutoModel,
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -26,6 +25,8 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+
+from greennlp._seeding import seeded_rng
 
 logger = logging.getLogger(__name__)
 
@@ -221,19 +222,6 @@ def load_encoder(
     return model
 
 
-@contextlib.contextmanager
-def seeded_rng(seed: int | None) -> Iterator[None]:
-    """Run the block with torch's RNGs (CPU and CUDA) seeded with ``seed`` and restore the caller's state
-    afterwards; ``seed=None`` runs it on the global state, unchanged. Private to the library."""
-    if seed is None:
-        yield
-        return
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
 def _build(name_or_path_or_size: str, num_labels: int, task: str, tokenizer: PreTrainedTokenizerBase | None,
            attn_implementation: str) -> PreTrainedModel:
     if name_or_path_or_size in MINIATURE_SIZES:
@@ -253,6 +241,14 @@ def _build(name_or_path_or_size: str, num_labels: int, task: str, tokenizer: Pre
         kwargs = {"num_labels": num_labels} if task == "classification" else {}
         model = auto.from_pretrained(path, attn_implementation=attn_implementation, **kwargs)
     return model
+
+
+def load_bare_encoder(name_or_path: str | os.PathLike, *, device: str | torch.device | None = None) -> PreTrainedModel:
+    """The bare encoder of a checkpoint (``AutoModel``: no head), with fused attention and the same offline
+    fallback as :func:`load_encoder`: what sentence embeddings are read from. The one loader behind
+    :func:`encoders.embed`, the few-shot embedding methods and the scale steps; ``device`` moves it there."""
+    model = AutoModel.from_pretrained(resolve_model_path(str(name_or_path)), attn_implementation="sdpa")
+    return model if device is None else model.to(device)
 
 
 def load_tokenizer(name_or_path: str | os.PathLike, **kwargs: Any) -> PreTrainedTokenizerBase:

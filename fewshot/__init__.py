@@ -14,11 +14,9 @@ _EXPORTS = {
     "LinearProbe": ".embedding_methods",
     "PatternClassifier": ".patterns",
     "PrototypeClassifier": ".embedding_methods",
-    "plot_accuracy_vs_k": ".protocol",
     "run_benchmark": ".protocol",
     "sample_k_shot": ".sampling",
     "summarize_benchmark": ".protocol",
-    "write_benchmark": ".protocol",
 }
 __all__ = [
     "ContrastiveClassifier",
@@ -28,11 +26,9 @@ __all__ = [
     "LinearProbe",
     "PatternClassifier",
     "PrototypeClassifier",
-    "plot_accuracy_vs_k",
     "run_benchmark",
     "sample_k_shot",
     "summarize_benchmark",
-    "write_benchmark",
 ]
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
@@ -43,5 +39,5 @@ if TYPE_CHECKING:
     from .head import HeadClassifier
     from .in_context import InContextClassifier
     from .patterns import PatternClassifier
-    from .protocol import plot_accuracy_vs_k, run_benchmark, summarize_benchmark, write_benchmark
+    from .protocol import run_benchmark, summarize_benchmark
     from .sampling import sample_k_shot

@@ -5,11 +5,9 @@ Subclasses implement ``_fit(texts, labels)`` (labels already mapped to 0..C-1) a
 """
 from __future__ import annotations
 
-import contextlib
 import numbers
-import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,9 +15,10 @@ import torch
 from datasets import Dataset
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
-from transformers import AutoModel, PreTrainedModel
 
-from greennlp.encoders.models import DEFAULT_PRETRAINED, default_device, resolve_model_path, seeded_rng
+from greennlp._seeding import seeded_rng
+from greennlp.encoders.finetune import correctness
+from greennlp.encoders.models import DEFAULT_PRETRAINED, default_device
 
 #: Default checkpoints (hub ids) of the prompting methods: PET/LM-BFF's masked LM and a small causal LM. The
 #: sentence-encoder methods default to the project's one encoder, ``encoders.models.DEFAULT_PRETRAINED``.
@@ -27,33 +26,9 @@ DEFAULT_MASKED_LM = "roberta-large"
 DEFAULT_CAUSAL_LM = "gpt2"
 
 
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Run the block with torch's generators seeded by ``seed``, then give back the caller's RNG states.
-
-    Weight initialisation and dropout draw from torch's global generator, and ``transformers.Trainer`` seeds
-    Python's, NumPy's and torch's global generators; forking torch's (``encoders.models.seeded_rng``) and
-    restoring the other two keeps ``fit`` reproducible from ``seed`` without changing the random state of the
-    program that calls it.
-    """
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        with seeded_rng(seed):
-            yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
 def count_trainable_parameters(*modules: torch.nn.Module | None) -> int:
     """Number of parameters with ``requires_grad`` over ``modules`` (``None`` entries are skipped)."""
     return sum(p.numel() for module in modules if module is not None for p in module.parameters() if p.requires_grad)
-
-
-def load_sentence_encoder(model_name_or_path: str, device: torch.device | None = None) -> PreTrainedModel:
-    """The bare encoder (no head) behind a sentence-embedding method, with fused attention."""
-    model = AutoModel.from_pretrained(resolve_model_path(model_name_or_path), attn_implementation="sdpa")
-    return model.to(device or default_device())
 
 
 def check_number(owner: str, name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
@@ -93,15 +68,19 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         Seed of everything random in ``fit`` (initialisation, data order, sampling).
     batch_size : int
         Examples per step or per forward pass.
+    device : str or None
+        Where the model trains and predicts (``"cpu"``, ``"cuda"``, ``"cuda:1"``); ``None`` picks the GPU when
+        torch sees one, else the CPU.
     """
 
     def __init__(self, model_name_or_path: str = DEFAULT_PRETRAINED, *, text_column: str = "text",
-                 label_column: str = "label", seed: int = 0, batch_size: int = 16) -> None:
+                 label_column: str = "label", seed: int = 0, batch_size: int = 16, device: str | None = None) -> None:
         self.model_name_or_path = model_name_or_path
         self.text_column = text_column
         self.label_column = label_column
         self.seed = seed
         self.batch_size = batch_size
+        self.device = device
 
     # -- public API -------------------------------------------------------------------------------------------
     def fit(self, X: Dataset | Sequence[str], y: Sequence[int] | None = None) -> FewShotClassifier:
@@ -112,7 +91,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self._classes_for(labels)
         codes = np.searchsorted(self.classes_, labels)
         start = time.perf_counter()
-        with seeded(self.seed):
+        with seeded_rng(self.seed):  # leaves the caller's random state (Python, NumPy, torch) as it was
             self._fit(texts, codes)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -136,7 +115,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
         """Accuracy (the fraction of examples predicted correctly, as ``encoders.accuracy``) on a Dataset with
         the text and label columns, or on texts ``X`` with labels ``y``."""
         texts, labels = self._texts_and_labels(X, y, action="score()")
-        return super().score(texts, labels, sample_weight=sample_weight)
+        return float(np.average(correctness(self.predict(texts), labels), weights=sample_weight))
 
     # -- for subclasses ---------------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -149,6 +128,7 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{name}(model_name_or_path={self.model_name_or_path!r}): give a hub id or a local path.")
         check_number(name, "seed", self.seed, integer=True, minimum=0)
         check_number(name, "batch_size", self.batch_size, integer=True, minimum=1)
+        self._device()  # a device torch does not know is named here, before anything is loaded
         if hasattr(self, "max_length"):
             check_number(name, "max_length", self.max_length, integer=True, minimum=1)
 
@@ -163,6 +143,16 @@ class FewShotClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def _device(self) -> torch.device:
+        """The device of ``device`` (``None``: the GPU when torch sees one, else the CPU)."""
+        if self.device is None:
+            return default_device()
+        try:
+            return torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"{type(self).__name__}(device={self.device!r}): give a torch device such as 'cpu', "
+                             "'cuda' or 'cuda:1', or None for the GPU when there is one.") from None
 
     @property
     def num_classes_(self) -> int:

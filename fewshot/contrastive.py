@@ -69,7 +69,7 @@ class ContrastiveClassifier(LinearProbe):
         Inverse regularisation strength of the logistic-regression head.
     bf16 : bool or None
         bfloat16 autocast during contrastive training; ``None``: where the hardware runs it natively.
-    text_column, label_column, seed, max_length
+    text_column, label_column, seed, device, max_length
         See :class:`LinearProbe`.
 
     Examples
@@ -94,9 +94,10 @@ class ContrastiveClassifier(LinearProbe):
         label_column: str = "label",
         seed: int = 0,
         max_length: int = 256,
+        device: str | None = None,
     ) -> None:
         super().__init__(model_name_or_path, C=C, text_column=text_column, label_column=label_column, seed=seed,
-                         batch_size=batch_size, max_length=max_length)
+                         batch_size=batch_size, max_length=max_length, device=device)
         self.num_iterations = num_iterations
         self.max_pairs = max_pairs
         self.num_epochs = num_epochs

@@ -6,9 +6,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from greennlp.encoders import embed, load_tokenizer
-from greennlp.encoders.models import DEFAULT_PRETRAINED
+from greennlp.encoders.models import DEFAULT_PRETRAINED, load_bare_encoder
 
-from .base import FewShotClassifier, check_number, count_trainable_parameters, load_sentence_encoder
+from .base import FewShotClassifier, check_number, count_trainable_parameters
 from .training import train_steps
 
 
@@ -17,7 +17,7 @@ class EmbeddingClassifier(FewShotClassifier):
 
     def _load_encoder(self) -> None:
         self.tokenizer_ = load_tokenizer(self.model_name_or_path)
-        self.encoder_ = load_sentence_encoder(self.model_name_or_path)
+        self.encoder_ = load_bare_encoder(self.model_name_or_path, device=self._device())
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return embed(texts, self.encoder_, self.tokenizer_, batch_size=64, max_length=self.max_length)
@@ -33,7 +33,7 @@ class LinearProbe(EmbeddingClassifier):
         ``sentence-transformers/all-MiniLM-L6-v2``).
     C : float
         Inverse regularisation strength of the logistic regression.
-    text_column, label_column, seed, batch_size
+    text_column, label_column, seed, device, batch_size
         See :class:`FewShotClassifier`.
     max_length : int
         Texts are truncated to this many tokens.
@@ -55,9 +55,10 @@ class LinearProbe(EmbeddingClassifier):
         seed: int = 0,
         batch_size: int = 16,
         max_length: int = 256,
+        device: str | None = None,
     ) -> None:
         super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
-                         batch_size=batch_size)
+                         batch_size=batch_size, device=device)
         self.C = C
         self.max_length = max_length
 
@@ -100,7 +101,7 @@ class PrototypeClassifier(EmbeddingClassifier):
         Softmax temperature on cosine similarities.
     num_epochs, learning_rate : int, float
         Adapter training settings (full-batch steps; ignored when ``adapter=False``).
-    text_column, label_column, seed, batch_size, max_length
+    text_column, label_column, seed, device, batch_size, max_length
         See :class:`LinearProbe`.
     """
 
@@ -118,9 +119,10 @@ class PrototypeClassifier(EmbeddingClassifier):
         seed: int = 0,
         batch_size: int = 16,
         max_length: int = 256,
+        device: str | None = None,
     ) -> None:
         super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
-                         batch_size=batch_size)
+                         batch_size=batch_size, device=device)
         self.adapter = adapter
         self.adapter_size = adapter_size
         self.temperature = temperature

@@ -27,7 +27,7 @@ class HeadClassifier(FewShotClassifier):
         Linear warm-up, a fraction of the steps (below 1) or a number of steps, as in ``fine_tune``.
     bf16 : bool or None
         bfloat16 mixed precision; ``None`` keeps :func:`encoders.efficient_training_args`' choice (where native).
-    text_column, label_column, seed, max_length
+    text_column, label_column, seed, device, max_length
         See :class:`FewShotClassifier`; ``max_length`` truncates the texts (in tokens).
 
     Examples
@@ -51,9 +51,10 @@ class HeadClassifier(FewShotClassifier):
         label_column: str = "label",
         seed: int = 0,
         max_length: int = 256,
+        device: str | None = None,
     ) -> None:
         super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
-                         batch_size=batch_size)
+                         batch_size=batch_size, device=device)
         self.num_epochs = num_epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -76,6 +77,7 @@ class HeadClassifier(FewShotClassifier):
             self.model_, self.tokenizer_, Dataset.from_dict({"text": texts, "label": labels.tolist()}),
             epochs=self.num_epochs, learning_rate=self.learning_rate, batch_size=self.batch_size,
             warmup=self.warmup, weight_decay=self.weight_decay, seed=self.seed, max_length=self.max_length,
+            use_cpu=self._device().type == "cpu",  # the Trainer trains on the GPU unless told otherwise
             **({} if self.bf16 is None else {"bf16": self.bf16}),
         )
         self.model_.eval()

@@ -12,6 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from greennlp.encoders import load_tokenizer
+from greennlp.encoders.data import PaddingCollator
 from greennlp.encoders.models import resolve_model_path
 
 from .base import DEFAULT_CAUSAL_LM, FewShotClassifier, check_number
@@ -54,7 +55,7 @@ class InContextClassifier(FewShotClassifier):
         Apply contextual calibration.
     overflow : {"drop", "truncate"}
         What to give up when a prompt exceeds the context (see above).
-    text_column, label_column, seed, batch_size
+    text_column, label_column, seed, device, batch_size
         See :class:`FewShotClassifier` (``batch_size`` counts prompts per forward pass).
 
     Examples
@@ -78,9 +79,10 @@ class InContextClassifier(FewShotClassifier):
         label_column: str = "label",
         seed: int = 0,
         batch_size: int = 8,
+        device: str | None = None,
     ) -> None:
         super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
-                         batch_size=batch_size)
+                         batch_size=batch_size, device=device)
         self.verbalizer = verbalizer
         self.template = template
         self.separator = separator
@@ -114,7 +116,7 @@ class InContextClassifier(FewShotClassifier):
         self.tokenizer_ = load_tokenizer(self.model_name_or_path)
         self.model_ = AutoModelForCausalLM.from_pretrained(
             resolve_model_path(self.model_name_or_path), attn_implementation="sdpa"
-        ).eval()
+        ).to(self._device()).eval()
         self.context_length_ = self._context_length()
         before, after = self.template.split("{text}")
         space = space_before(pieces, "{label}")
@@ -228,18 +230,15 @@ class InContextClassifier(FewShotClassifier):
         # one row per (prompt, class): the prompt followed by the class's label word
         rows = [(p, c) for p in range(len(prompts)) for c in range(self.num_classes_)]
         scores = np.zeros(len(rows))
-        pad = self.tokenizer_.pad_token_id if self.tokenizer_.pad_token_id is not None else 0
+        # the label word's positions are counted from the left, so rows are padded on the right whatever the
+        # tokenizer's side (causal LMs often pad left for generation); the pad id is never attended to
+        collate = PaddingCollator(pad_token_id=self.tokenizer_.pad_token_id or 0, padding_side="right")
         device = self.model_.device
         for start in range(0, len(rows), self.batch_size * self.num_classes_):
             chunk = rows[start : start + self.batch_size * self.num_classes_]
-            sequences = [prompts[p] + self.label_ids_[c] for p, c in chunk]
-            width = max(len(s) for s in sequences)
-            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            attention_mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for i, sequence in enumerate(sequences):
-                input_ids[i, : len(sequence)] = torch.tensor(sequence)
-                attention_mask[i, : len(sequence)] = 1
-            logits = self.model_(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+            batch = collate([{"input_ids": prompts[p] + self.label_ids_[c]} for p, c in chunk])
+            logits = self.model_(input_ids=batch["input_ids"].to(device),
+                                 attention_mask=batch["attention_mask"].to(device)).logits
             log_probs = torch.log_softmax(logits.float(), dim=-1)
             for i, (p, c) in enumerate(chunk):
                 first = len(prompts[p])  # the token at position t is predicted from position t - 1

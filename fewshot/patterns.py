@@ -9,9 +9,11 @@ import torch
 from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
+from greennlp._seeding import seeded_rng
 from greennlp.encoders import load_encoder, load_tokenizer
+from greennlp.encoders.data import PaddingCollator
 
-from .base import DEFAULT_MASKED_LM, FewShotClassifier, check_number, count_trainable_parameters, seeded
+from .base import DEFAULT_MASKED_LM, FewShotClassifier, check_number, count_trainable_parameters
 from .training import train_steps
 from .verbalizers import normalize_verbalizer, single_token_id, space_before, split_template
 
@@ -40,7 +42,7 @@ class PatternClassifier(FewShotClassifier):
         Fine-tuning settings (LM-BFF uses learning rate 1e-5 and about 1000 steps with RoBERTa-large).
     bf16 : bool or None
         bfloat16 autocast during training; ``None``: where the hardware runs it natively.
-    text_column, label_column, seed
+    text_column, label_column, seed, device
         See :class:`FewShotClassifier`.
     max_length : int
         Tokens per input; texts are truncated so that the template and mask fit.
@@ -67,9 +69,10 @@ class PatternClassifier(FewShotClassifier):
         label_column: str = "label",
         seed: int = 0,
         max_length: int = 256,
+        device: str | None = None,
     ) -> None:
         super().__init__(model_name_or_path, text_column=text_column, label_column=label_column, seed=seed,
-                         batch_size=batch_size)
+                         batch_size=batch_size, device=device)
         self.verbalizer = verbalizer
         self.templates = templates
         self.num_epochs = num_epochs
@@ -86,7 +89,7 @@ class PatternClassifier(FewShotClassifier):
         self._check_params()
         self.classes_ = self._classes_for(np.empty(0, dtype=np.int64))
         start = time.perf_counter()
-        with seeded(self.seed):
+        with seeded_rng(self.seed):
             self._setup()
         self.fit_seconds_, self.num_trainable_parameters_ = time.perf_counter() - start, 0
         return self
@@ -128,7 +131,7 @@ class PatternClassifier(FewShotClassifier):
             for pieces in self.templates_
         ]
         self._special_tokens = special_tokens_around(self.tokenizer_)
-        self.model_ = load_encoder(self.model_name_or_path, task="mlm")
+        self.model_ = load_encoder(self.model_name_or_path, task="mlm").to(self._device())
         self.model_.eval()
 
     def _fit(self, texts: list[str], labels: np.ndarray) -> None:
@@ -178,7 +181,8 @@ class PatternClassifier(FewShotClassifier):
 
     def _class_logits(self, texts: list[str], template: int) -> torch.Tensor:
         encoded = [self.encode(text, template) for text in texts]
-        batch = self.tokenizer_.pad({"input_ids": encoded}, return_tensors="pt").to(self.model_.device)
+        batch = PaddingCollator(self.tokenizer_)([{"input_ids": ids} for ids in encoded])
+        batch = {key: value.to(self.model_.device) for key, value in batch.items()}
         rows, positions = (batch["input_ids"] == self.tokenizer_.mask_token_id).nonzero(as_tuple=True)
         head = getattr(self.model_, "cls", getattr(self.model_, "lm_head", None))
         if head is not None:  # BERT / RoBERTa: run the vocabulary head at the mask positions only

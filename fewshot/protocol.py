@@ -1,7 +1,8 @@
 """The few-shot protocol (LM-BFF, SetFit, PERFECT): K per class x several data seeds, accuracy with a price tag.
 
 Every run is one row (method, K, seed, accuracy, train time, inference time per 1k, trainable parameters,
-FLOPs); :func:`summarize_benchmark` gives mean ± std per method and K, :func:`plot_accuracy_vs_k` the curve.
+FLOPs); :func:`summarize_benchmark` gives mean ± std per method and K and, with ``output_dir``, writes the table,
+the summary and the accuracy-vs-K plot.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from greennlp._files import exclusive_folder, remove_stale_temporaries, save_figure, write_parquet
-from greennlp._results import ResultsTable
-from greennlp.budgets import flop_counter
+from greennlp._results import ResultsTable, population_std
+from greennlp.budgets.flops import flop_counter
+from greennlp.encoders.finetune import correctness
 
 from .base import FewShotClassifier
 from .sampling import sample_k_shot
@@ -78,7 +80,7 @@ def run_benchmark(
     --------
     >>> runs = run_benchmark({"probe": LinearProbe(name), "setfit": ContrastiveClassifier(name)}, train,
     ...                      k_values=(8, 16), seeds=3, eval_dataset=dev, output_dir="results")  # doctest: +SKIP
-    >>> summarize_benchmark(runs)                                                            # doctest: +SKIP
+    >>> summarize_benchmark(runs)          # mean ± std per method and K                     # doctest: +SKIP
     """
     if eval_dataset is None:
         raise ValueError("run_benchmark needs eval_dataset= (the protocol reports accuracy on a held-out set).")
@@ -129,20 +131,10 @@ def run_benchmark(
     return runs
 
 
-def write_benchmark(runs: pd.DataFrame, output_dir: str | os.PathLike) -> pd.DataFrame:
-    """Write a benchmark table's ``runs.parquet``, ``summary.parquet`` and ``accuracy_vs_k.png`` (atomically)
-    into ``output_dir``, as :func:`run_benchmark` does at its end; returns the summary (one row per dataset,
-    method and K). Use it to report runs merged from several benchmarks. The folder is held for this process
-    while it writes."""
-    with exclusive_folder(output_dir, "fewshot.write_benchmark") as folder:
-        write_parquet(folder / RUNS_FILE, runs)
-        return _write_report(runs, folder)
-
-
 def _write_report(runs: pd.DataFrame, folder: Path) -> pd.DataFrame:
-    summary = summarize_benchmark(runs).reset_index()
-    write_parquet(folder / "summary.parquet", summary)
-    save_figure(folder / "accuracy_vs_k.png", plot_accuracy_vs_k(runs))
+    summary = _summary(runs)
+    write_parquet(folder / "summary.parquet", summary.reset_index())
+    save_figure(folder / "accuracy_vs_k.png", _plot_accuracy_vs_k(summary))
     return summary
 
 
@@ -197,7 +189,7 @@ def _one_run(template: FewShotClassifier, train: Dataset, seed: int, texts: list
     predictions = np.asarray(model.predict(texts))
     inference_seconds = time.perf_counter() - start
     row = {
-        "accuracy": float(np.mean(predictions == labels)),
+        "accuracy": float(correctness(predictions, labels).mean()),
         "train_seconds": train_seconds,
         "train_cpu_seconds": train_cpu_seconds,
         "inference_seconds_per_1k": 1000 * inference_seconds / max(len(texts), 1),
@@ -229,12 +221,39 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
-def summarize_benchmark(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± std over seeds per dataset, method and K (std with ``ddof=0``, as ``numpy.std``), plus mean price tag."""
+def summarize_benchmark(runs: pd.DataFrame, *, output_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Mean ± std over seeds per dataset, method and K (std with ``ddof=0``, as ``numpy.std``), plus the mean
+    price tag: one row per ``(dataset, method, k)``.
+
+    With ``output_dir``, also writes ``runs`` as ``runs.parquet``, the summary as ``summary.parquet`` and the plot
+    of mean accuracy against K (one panel per dataset, one line per method, ± std bars) as ``accuracy_vs_k.png``,
+    atomically, holding the folder for this process while it writes: what :func:`run_benchmark` writes at its
+    end, for runs merged from several benchmarks (``pd.concat`` of their tables).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"dataset": "sst2", "method": "probe", "k": 8, "seed": [0, 1], "accuracy": [0.7, 0.8],
+    ...                      "train_seconds": 1.0, "train_cpu_seconds": 1.0, "inference_seconds_per_1k": 2.0,
+    ...                      "trainable_parameters": 770, "train_flops": float("nan"),
+    ...                      "inference_flops_per_1k": float("nan")})
+    >>> summarize_benchmark(runs)[["accuracy_mean", "accuracy_std", "seeds"]].round(3)
+                         accuracy_mean  accuracy_std  seeds
+    dataset method k
+    sst2    probe  8            0.75          0.05      2
+    """
+    if output_dir is None:
+        return _summary(runs)
+    with exclusive_folder(output_dir, "fewshot.summarize_benchmark") as folder:
+        write_parquet(folder / RUNS_FILE, runs)
+        return _write_report(runs, folder)
+
+
+def _summary(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(["dataset", "method", "k"], sort=False)
-    summary = grouped.agg(
+    return grouped.agg(
         accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", lambda values: float(np.std(values))),
+        accuracy_std=("accuracy", population_std),
         seeds=("seed", "count"),
         train_seconds=("train_seconds", "mean"),
         train_cpu_seconds=("train_cpu_seconds", "mean"),
@@ -243,18 +262,14 @@ def summarize_benchmark(runs: pd.DataFrame) -> pd.DataFrame:
         train_flops=("train_flops", "max"),
         inference_flops_per_1k=("inference_flops_per_1k", "max"),
     )
-    return summary
 
 
-def plot_accuracy_vs_k(runs: pd.DataFrame):
-    """One panel per dataset: mean accuracy vs K (log scale) with ± std error bars, one line per method.
-
-    Returns a ``matplotlib.figure.Figure`` built without pyplot (nothing global to close); save it with
-    ``figure.savefig(path)``.
-    """
+def _plot_accuracy_vs_k(summary: pd.DataFrame):
+    """One panel per dataset: mean accuracy vs K (log scale) with ± std error bars, one line per method, from a
+    :func:`summarize_benchmark` table; a ``matplotlib.figure.Figure`` built without pyplot (nothing global)."""
     from matplotlib.figure import Figure
 
-    summary = summarize_benchmark(runs).reset_index()
+    summary = summary.reset_index()
     datasets = list(dict.fromkeys(summary["dataset"]))
     figure = Figure(figsize=(5 * len(datasets), 4), layout="tight")
     axes = figure.subplots(1, len(datasets), squeeze=False)

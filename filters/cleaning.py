@@ -5,8 +5,10 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from datasets import Dataset, IterableDataset
@@ -16,6 +18,7 @@ from .heuristics import (
     BulletLines,
     DocumentStats,
     EllipsisLines,
+    FoulWords,
     LeftoverMarkup,
     MeanWordLength,
     QualityRule,
@@ -28,24 +31,96 @@ from .repetition import RepeatedLines, RepeatedNGrams
 REASON_COLUMN = "drop_reason"
 
 
-def default_rules(*, language: str = "en") -> list[QualityRule]:
-    """The default chain, cheapest first: the Gopher quality and repetition filters plus C4's markup tests.
+# The default chain, cheapest first: the Gopher quality and repetition filters plus C4's markup tests.
+_DEFAULT_CHAIN = {
+    "word_count": WordCount,
+    "mean_word_length": MeanWordLength,
+    "alphabetic_words": AlphabeticWords,
+    "symbol_ratio": SymbolRatio,
+    "ellipsis_lines": EllipsisLines,
+    "bullet_lines": BulletLines,
+    "markup": LeftoverMarkup,
+    "stop_words": StopWords,
+    "repeated_lines": RepeatedLines,
+    "repeated_ngrams": RepeatedNGrams,
+}
+# Rules outside the default chain, added when given settings: a word list you supply, and langid.py
+# (the ``langid`` extra; its drop reason is "language").
+_OPTIONAL = {"foul_words": FoulWords, "language_id": None}
+RULE_NAMES = (*_DEFAULT_CHAIN, *_OPTIONAL)
 
-    ``language`` selects the stop-word test (Gopher's eight words for "en", spaCy's list otherwise).
-    ``FoulWords`` is not included because it needs a list that you supply.
+
+def _rule_class(name: str) -> type[QualityRule]:
+    if name == "language_id":
+        from .language import LanguageID  # imports nothing heavy until a rule is built
+
+        return LanguageID
+    return _DEFAULT_CHAIN.get(name) or _OPTIONAL[name]
+
+
+def default_rules(*, language: str = "en", only: Sequence[str] | None = None,
+                  **settings: Mapping[str, Any] | bool) -> list[QualityRule]:
+    """The quality rules, configured by name: by default the chain of the Gopher quality and repetition filters
+    plus C4's markup tests, cheapest first.
+
+    Parameters
+    ----------
+    language : str
+        The stop-word test's language (Gopher's eight words for "en", spaCy's list otherwise), and the language
+        ``language_id`` keeps.
+    only : sequence of str, optional
+        The rules to build, in this order (e.g. ``("word_count", "repeated_lines")``); ``None``: the default
+        chain, plus the optional rules given settings.
+    **settings : dict or bool
+        Per rule name, its options (``word_count={"min_words": 5}``), ``True`` for its defaults or ``False`` to
+        leave it out. The names, in chain order: ``word_count``, ``mean_word_length``, ``alphabetic_words``,
+        ``symbol_ratio``, ``ellipsis_lines``, ``bullet_lines``, ``markup``, ``stop_words``, ``repeated_lines``,
+        ``repeated_ngrams``; two rules are off unless given settings: ``foul_words`` (needs
+        ``{"words": {...}}`` or ``{"words_file": "list.txt"}``; no list ships) and ``language_id`` (langid.py,
+        ``pip install 'greennlp[langid]'``). Each rule's name is also its drop reason (``language_id``'s is
+        ``"language"``); docs/filters.md lists every option with its published value.
+
+    Examples
+    --------
+    >>> [rule.name for rule in default_rules(only=("word_count", "markup"))]
+    ['word_count', 'markup']
+    >>> rules = default_rules(word_count={"min_words": 3}, repeated_ngrams=False)
+    >>> len(rules), rules[0]("too short"), rules[0]("long enough now")
+    (9, False, True)
     """
-    return [
-        WordCount(),
-        MeanWordLength(),
-        AlphabeticWords(),
-        SymbolRatio(),
-        EllipsisLines(),
-        BulletLines(),
-        LeftoverMarkup(),
-        StopWords(language=language),
-        RepeatedLines(),
-        RepeatedNGrams(),
-    ]
+    unknown = sorted(set(settings) - set(RULE_NAMES))
+    if unknown:
+        raise ValueError(f"default_rules() got settings for {unknown}, which are not rules; the rules are "
+                         f"{list(RULE_NAMES)}.")
+    if only is None:
+        names = [name for name in _DEFAULT_CHAIN if settings.get(name, True) is not False]
+        names += [name for name in _OPTIONAL if settings.get(name, False) is not False]
+    else:
+        names = [only] if isinstance(only, str) else list(only)
+        wrong = [name for name in names if name not in RULE_NAMES]
+        if wrong or not names:
+            raise ValueError(f"default_rules(only={only!r}): name rules among {list(RULE_NAMES)}.")
+        left_out = sorted(name for name in settings if name not in names and settings[name] is not False)
+        if left_out:
+            raise ValueError(f"default_rules() got settings for {left_out}, which only={only!r} leaves out; add "
+                             "them to only= or drop their settings.")
+    rules = []
+    for name in names:
+        options = settings.get(name, True)
+        options = {} if options is True else options
+        if not isinstance(options, Mapping):
+            raise ValueError(f"default_rules({name}={options!r}): give the rule's options as a dict (e.g. "
+                             f"{name}={{...}}), True for its defaults or False to leave it out.")
+        if name in ("stop_words", "language_id"):
+            options = {"language": language, **options}
+        rule_class = _rule_class(name)
+        try:
+            rules.append(rule_class(**options))
+        except TypeError as error:
+            allowed = [field.name for field in dataclasses.fields(rule_class)]
+            raise ValueError(f"default_rules({name}={dict(options)!r}): {error}; the options of {name!r} are "
+                             f"{allowed}.") from None
+    return rules
 
 
 def check_rules(rules: Iterable[QualityRule]) -> list[QualityRule]:
@@ -56,7 +131,8 @@ def check_rules(rules: Iterable[QualityRule]) -> list[QualityRule]:
     names = []
     for rule in rules:
         if not isinstance(rule, QualityRule):
-            raise TypeError(f"rules must hold QualityRule objects (e.g. WordCount()); got {type(rule).__name__}.")
+            raise TypeError(f"rules must hold QualityRule objects (e.g. from default_rules(...), or your own "
+                            f"QualityRule subclass); got {type(rule).__name__}.")
         names.append(rule.name)
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -166,9 +242,10 @@ def annotate_quality(
     Examples
     --------
     >>> from datasets import Dataset
-    >>> from greennlp.filters import annotate_quality, WordCount
+    >>> from greennlp.filters import annotate_quality, default_rules
     >>> ds = Dataset.from_dict({"text": ["too short", "a b c d e f"]})
-    >>> list(annotate_quality(ds, rules=[WordCount(min_words=5)])["drop_reason"])
+    >>> rules = default_rules(only=["word_count"], word_count={"min_words": 5})
+    >>> list(annotate_quality(ds, rules=rules)["drop_reason"])
     ['word_count', '']
     """
     rules = default_rules() if rules is None else check_rules(rules)

@@ -1,4 +1,5 @@
-"""Quality rules for cleaning pretraining text: the Gopher and C4 document filters as small configurable objects.
+"""Quality rules for cleaning pretraining text: the Gopher and C4 document filters as small configurable objects
+(private: built by name through ``filters.default_rules``; ``QualityRule`` is the public base for your own).
 
 Each rule looks at one document's :class:`DocumentStats` and says whether the document is kept. Thresholds
 default to the published values (Gopher: Rae et al. 2021, appendix A; C4: Raffel et al. 2020, section 2.2).
@@ -75,7 +76,18 @@ class DocumentStats:
 
 
 class QualityRule:
-    """Base class: ``keeps(doc)`` returns True when the document passes; ``name`` goes in the reason column."""
+    """Base class of the quality rules, public for your own: ``keeps(doc)`` returns True when the document
+    passes (``doc.text``, ``doc.words``, ``doc.lines``, ... are computed once and shared by the rules), and
+    ``name`` goes in the reason column. The built-in rules are configured by name through
+    :func:`greennlp.filters.default_rules`; a rule called on one string says whether it is kept.
+
+    >>> class NoDigits(QualityRule):
+    ...     name = "no_digits"
+    ...     def keeps(self, doc):
+    ...         return not any(character.isdigit() for character in doc.text)
+    >>> NoDigits()("call 555"), NoDigits()("no numbers here")
+    (False, True)
+    """
 
     name: ClassVar[str] = "rule"
     source: ClassVar[str] = ""
@@ -117,7 +129,7 @@ class WordCount(QualityRule):
 
     def __post_init__(self):
         if not 0 <= self.min_words <= self.max_words:
-            raise ValueError(f"WordCount needs 0 <= min_words <= max_words; got {self.min_words}, {self.max_words}.")
+            raise ValueError(f"{self.name} needs 0 <= min_words <= max_words; got {self.min_words}, {self.max_words}.")
 
     def keeps(self, doc: DocumentStats) -> bool:
         return self.min_words <= len(doc.content_words) <= self.max_words
@@ -134,7 +146,7 @@ class MeanWordLength(QualityRule):
 
     def __post_init__(self):
         if not 0 <= self.min_length <= self.max_length:
-            raise ValueError(f"MeanWordLength needs 0 <= min_length <= max_length; got {self.min_length}, "
+            raise ValueError(f"{self.name} needs 0 <= min_length <= max_length; got {self.min_length}, "
                              f"{self.max_length}.")
 
     def keeps(self, doc: DocumentStats) -> bool:
@@ -157,7 +169,7 @@ class AlphabeticWords(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
 
     def __post_init__(self):
-        check_fraction("AlphabeticWords", min_fraction=self.min_fraction)
+        check_fraction(self.name, min_fraction=self.min_fraction)
 
     def keeps(self, doc: DocumentStats) -> bool:
         words = doc.words
@@ -204,8 +216,8 @@ class EllipsisLines(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1; min_lines: greennlp"
 
     def __post_init__(self):
-        check_fraction("EllipsisLines", max_fraction=self.max_fraction)
-        check_min_lines("EllipsisLines", self.min_lines)
+        check_fraction(self.name, max_fraction=self.max_fraction)
+        check_min_lines(self.name, self.min_lines)
 
     def keeps(self, doc: DocumentStats) -> bool:
         lines = doc.lines
@@ -220,7 +232,7 @@ class EllipsisLines(QualityRule):
 class BulletLines(QualityRule):
     """Drop documents where more than ``max_fraction`` of lines start with a bullet point (Gopher: 0.9).
 
-    As for :class:`EllipsisLines`, documents of fewer than ``min_lines`` lines (default 3) are kept by this rule.
+    As for the ``ellipsis_lines`` rule, documents of fewer than ``min_lines`` lines (default 3) are kept by this rule.
     """
 
     max_fraction: float = 0.9
@@ -229,8 +241,8 @@ class BulletLines(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1; min_lines: greennlp"
 
     def __post_init__(self):
-        check_fraction("BulletLines", max_fraction=self.max_fraction)
-        check_min_lines("BulletLines", self.min_lines)
+        check_fraction(self.name, max_fraction=self.max_fraction)
+        check_min_lines(self.name, self.min_lines)
 
     def keeps(self, doc: DocumentStats) -> bool:
         lines = doc.lines
@@ -319,7 +331,7 @@ class StopWords(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), section A.1.1; other languages: spaCy stop-word lists"
 
     def __post_init__(self):
-        check_fraction("StopWords", min_fraction=self.min_fraction)
+        check_fraction(self.name, min_fraction=self.min_fraction)
         if self.stop_words is None:
             words = GOPHER_STOP_WORDS if self.language == "en" else stop_words_for(self.language)
             object.__setattr__(self, "stop_words", frozenset(words))
@@ -353,11 +365,11 @@ class FoulWords(QualityRule):
         if self.words_file is not None:
             path = Path(self.words_file)
             if not path.is_file():
-                raise ValueError(f"FoulWords(words_file={str(path)!r}): no such file.")
+                raise ValueError(f"{self.name}(words_file={str(path)!r}): no such file.")
             words |= {line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
         if not words:
-            raise ValueError("FoulWords needs a word list: pass words={...} or words_file='list.txt' "
-                             "(greennlp ships none).")
+            raise ValueError("The foul_words rule needs a word list: default_rules(foul_words={'words': {...}}) or "
+                             "default_rules(foul_words={'words_file': 'list.txt'}) (greennlp ships none).")
         object.__setattr__(self, "words", frozenset(w for w in words if " " not in w))
         object.__setattr__(self, "_phrases", tuple(w for w in words if " " in w))
 

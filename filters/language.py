@@ -1,5 +1,5 @@
 """Language identification as a quality rule, with the langid.py model bundled in the ``py3langid`` package
-(works offline; optional extra ``greennlp[langid]``). Without it, ``StopWords`` is the language test.
+(works offline; optional extra ``greennlp[langid]``). Without it, the ``stop_words`` rule is the language test.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def _identifier():
     try:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
     except ImportError as error:
-        raise ImportError(f"LanguageID needs the optional package py3langid, which bundles its model and works "
-                          f"offline: {EXTRA_HINT}. Without it, use StopWords(language=...).") from error
+        raise ImportError(f"The language_id rule needs the optional package py3langid, which bundles its model and "
+                          f"works offline: {EXTRA_HINT}. Without it, the stop_words rule (default_rules(language=...)) "
+                          "is the language test.") from error
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
@@ -58,12 +59,12 @@ class LanguageID(QualityRule):
     source: ClassVar[str] = "langid.py (Lui & Baldwin 2012) via py3langid; threshold: FineWeb (Penedo et al. 2024)"
 
     def __post_init__(self):
-        check_fraction("LanguageID", min_probability=self.min_probability)
+        check_fraction("language_id", min_probability=self.min_probability)
         if self.max_characters < 1:
-            raise ValueError(f"LanguageID(max_characters={self.max_characters!r}) must be at least 1.")
+            raise ValueError(f"language_id(max_characters={self.max_characters!r}) must be at least 1.")
         labels = _identifier().nb_classes
         if self.language not in labels:
-            raise ValueError(f"LanguageID(language={self.language!r}): langid.py does not know it; use an "
+            raise ValueError(f"language_id(language={self.language!r}): langid.py does not know it; use an "
                              f"ISO 639-1 code among {sorted(set(labels))}.")
 
     def keeps(self, doc: DocumentStats) -> bool:

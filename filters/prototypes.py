@@ -233,5 +233,5 @@ class PrototypePruner(BaseEstimator):
         if stratify:
             return select_stratified(dataset, self.scores_, fraction, keep="highest" if keep == "hard" else "lowest",
                                      label_column=self.label_column, seed=seed, return_ids=return_ids)
-        return select_by_score(dataset, self.scores_, fraction=fraction, highest=keep == "hard", seed=seed,
-                               return_ids=return_ids)
+        return select_by_score(dataset, self.scores_, fraction=fraction,
+                               keep="highest" if keep == "hard" else "lowest", seed=seed, return_ids=return_ids)

@@ -17,7 +17,7 @@ def select_by_region(dataset: Dataset, data_map: DataMap, region: str, *, fracti
     (ambiguous: highest variability; easy-to-learn: highest confidence; hard-to-learn: lowest confidence); a
     fraction larger than the region's share adds the next examples in that order from outside the region, with a
     logged warning. ``threshold`` keeps the members past it. ``mix`` draws shares of the selection at random from
-    other regions (``mix={"easy-to-learn": 0.25}``: the paper's ambiguous-plus-easy remedy; see ``DataMap.select``).
+    other regions (``mix={"easy-to-learn": 0.25}``: the paper's ambiguous-plus-easy remedy).
 
     Rows are found through :meth:`DataMap.dataset_rows`: by the map's ids (in the column ``id_column``, default the
     map's), or, for a map keyed by row position, by token content or checked position. An example of the map
@@ -28,7 +28,7 @@ def select_by_region(dataset: Dataset, data_map: DataMap, region: str, *, fracti
     --------
     >>> ambiguous = select_by_region(train, DataMap.load("maps/sst2"), "ambiguous", fraction=0.33)  # doctest: +SKIP
     """
-    ids = data_map.select(region, fraction=fraction, threshold=threshold, seed=seed, mix=mix)
+    ids = data_map._select(region, fraction=fraction, threshold=threshold, seed=seed, mix=mix)
     if return_ids:
         return ids
     rows = data_map.dataset_rows(dataset, id_column=id_column)

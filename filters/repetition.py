@@ -41,7 +41,7 @@ class RepeatedLines(QualityRule):
     source: ClassVar[str] = "Gopher (Rae et al. 2021), table A1"
 
     def __post_init__(self):
-        check_fraction("RepeatedLines", max_line_fraction=self.max_line_fraction,
+        check_fraction(self.name, max_line_fraction=self.max_line_fraction,
                         max_line_char_fraction=self.max_line_char_fraction,
                         max_paragraph_fraction=self.max_paragraph_fraction,
                         max_paragraph_char_fraction=self.max_paragraph_char_fraction)
@@ -85,8 +85,8 @@ class RepeatedNGrams(QualityRule):
     def __post_init__(self):
         for n, share in {**self.top, **self.duplicate}.items():
             if not isinstance(n, int) or n < 1:
-                raise ValueError(f"RepeatedNGrams: n-gram sizes must be positive integers; got {n!r}.")
-            check_fraction("RepeatedNGrams", **{f"n={n}": share})
+                raise ValueError(f"{self.name}: n-gram sizes must be positive integers; got {n!r}.")
+            check_fraction(self.name, **{f"n={n}": share})
 
     def __hash__(self):  # the generated hash would fail on the dict fields
         return hash((tuple(sorted(self.top.items())), tuple(sorted(self.duplicate.items()))))

@@ -1,5 +1,5 @@
-"""Score-based selection beyond one end of the ranking: both ends, the middle, and class-stratified or
-class-balanced subsets (including the stratified random baseline). Builds on ``select_by_score``'s ranking.
+"""Score-based selection beyond one end of the ranking: both ends and the middle (``select_by_score(keep=...)``),
+and class-stratified or class-balanced subsets (including the stratified random baseline).
 """
 from __future__ import annotations
 
@@ -94,51 +94,6 @@ def _finish(dataset: Dataset, rows: np.ndarray, return_ids: bool, id_column: str
     return pd.Index(np.asarray(dataset[id_column])[rows], name=id_column)
 
 
-def select_ends(dataset: Dataset, scores, *, fraction: float | None = None, threshold=None, keep: str = "both",
-                seed: int = 0, return_ids: bool = False, id_column: str | None = None,
-                data_map: DataMap | None = None):
-    """Keep both ends of a score ranking (``keep="both"``) or its middle (``keep="middle"``).
-
-    Parameters
-    ----------
-    dataset : Dataset
-        The rows the scores describe.
-    scores : array, pandas.Series or str
-        One score per row; a Series keyed by example id (``filters.select_by_score`` says how); or a column name
-        (of ``data_map`` when given, else of the dataset).
-    fraction : float, optional
-        Share of rows to keep, in (0, 1], exact (rounded half up). ``both`` takes half from each end.
-    threshold : (low, high), optional
-        Instead of ``fraction``: keep scores <= low or >= high (``both``), or within [low, high] (``middle``).
-    keep : {"both", "middle"}
-    seed : int
-        Breaks ties reproducibly.
-    return_ids : bool
-        Return the kept ids (``id_column`` values, or row positions) instead of a Dataset.
-    id_column : str, optional
-        Column holding the ids that a Series of scores is keyed by (default: the Series index name).
-    data_map : DataMap, optional
-        The map the scores come from: its examples are matched to the dataset rows by id or content.
-
-    Returns
-    -------
-    Dataset with the kept rows in their original order, or a pandas Index of ids.
-
-    Examples
-    --------
-    >>> from datasets import Dataset
-    >>> train = Dataset.from_dict({"text": list("abcdefghij"), "label": [0, 1] * 5})
-    >>> confidence = [0.1, 0.9, 0.2, 0.8, 0.5, 0.5, 0.7, 0.3, 0.95, 0.05]  # e.g. data_map.scores("confidence")
-    >>> list(select_ends(train, confidence, fraction=0.4)["text"])  # the 2 lowest and the 2 highest
-    ['a', 'b', 'i', 'j']
-    """
-    if keep not in ("both", "middle"):
-        raise ValueError(f"select_ends keeps 'both' ends or the 'middle'; got keep={keep!r} (use select_by_score "
-                         "for one end).")
-    values, id_column = _aligned_scores(dataset, scores, id_column, data_map)
-    return _finish(dataset, keep_positions(values, fraction, threshold, keep, seed), return_ids, id_column)
-
-
 def class_quotas(labels, total: int, balance: str = "proportional") -> dict:
     """How many rows to take from each class so that the quotas add up to exactly ``total``.
 
@@ -174,7 +129,7 @@ def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, *, k
     dataset : Dataset
         The rows to choose from; ``label_column`` gives the classes.
     scores : array, pandas.Series, str or None
-        As in :func:`select_ends`; ``None`` only with ``keep="random"`` (the stratified random baseline).
+        As in :func:`select_by_score`; ``None`` only with ``keep="random"`` (the stratified random baseline).
     fraction : float
         Share of all rows to keep, in (0, 1]; the total is exact (rounded half up) and split by
         :func:`class_quotas`.
@@ -185,7 +140,7 @@ def select_stratified(dataset: Dataset, scores=None, fraction: float = 0.5, *, k
     balance : {"proportional", "equal"}
         Keep the class proportions of ``dataset``, or take the same number from every class.
     seed, return_ids, id_column, data_map
-        As in :func:`select_ends`.
+        As in :func:`select_by_score`.
 
     Returns
     -------

@@ -1,7 +1,8 @@
 """The project's one resumable results table: a Parquet file of finished runs, one row per key, that a rerun
 reads to skip what is done. Rows are appended under a lock on the file (``filelock``), re-reading the table
 each time, so two processes writing into one output folder both keep their rows; every write is atomic.
-Private: ``BudgetCurve`` and ``fewshot.run_benchmark`` build on it."""
+And the one mean ± std of every summary (population std, ``ddof=0``).
+Private: ``BudgetCurve``, ``fewshot.run_benchmark`` and the scripts' summaries build on it."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from filelock import FileLock
 
@@ -76,3 +78,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def population_std(values: Any) -> float:
+    """The population standard deviation (``ddof=0``, as ``numpy.std``): the one std of the project's summaries
+    (budget curves, few-shot benchmarks, the scripts' tables), so one seed gives 0, not NaN as pandas' ``ddof=1``
+    would."""
+    return float(np.std(np.asarray(values, dtype=float)))
+
+
+def mean_std(values: Any) -> tuple[float, float]:
+    """Mean and population standard deviation (:func:`population_std`) of ``values``."""
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), population_std(values)

@@ -176,7 +176,8 @@ def _train_with_map(args, output: Path, texts: list[str], class_ids: np.ndarray,
 
     from greennlp.budgets import BudgetCallback
     from greennlp.datamaps import DataMapCallback
-    from greennlp.encoders import MINIATURE_SIZES, fine_tune, load_encoder, load_tokenizer, train_wordpiece_tokenizer
+    from greennlp.encoders import fine_tune, load_encoder, load_tokenizer, train_wordpiece_tokenizer
+    from greennlp.encoders.models import MINIATURE_SIZES
 
     scratch = args.model in MINIATURE_SIZES
     train = Dataset.from_dict({args.text_column: texts, args.label_column: class_ids.tolist(), id_column: ids})
@@ -267,6 +268,7 @@ def _run_select(args: argparse.Namespace) -> int:
     from datasets import Dataset
 
     from greennlp.datamaps import DataMap
+    from greennlp.filters import select_by_region
 
     folder = Path(args.map_dir)
     suffix = Path(args.output).suffix.lower()
@@ -281,9 +283,10 @@ def _run_select(args: argparse.Namespace) -> int:
     data_map = DataMap.load(folder)
     id_column = source["map_id_column"]
     ids = list(range(len(data))) if source["id_column"] is None else data[source["id_column"]].tolist()
-    chosen = data_map.select(args.region, fraction=args.fraction, seed=args.seed)
+    id_rows = Dataset.from_dict({id_column: ids})
+    chosen = select_by_region(id_rows, data_map, args.region, fraction=args.fraction, seed=args.seed, return_ids=True)
     # The library's one matching of map examples to dataset rows (by id; every id must be there exactly once).
-    rows = data_map.dataset_rows(Dataset.from_dict({id_column: ids}), id_column=id_column)
+    rows = data_map.dataset_rows(id_rows, id_column=id_column)
     subset = data.iloc[np.sort(rows.loc[chosen].to_numpy())]
     _write_data(subset, args.output)
     share = "the whole region" if args.fraction is None else f"fraction {args.fraction:g} of {len(data_map):,}"

@@ -9,10 +9,7 @@ from greennlp._lazy import attach
 _EXPORTS = {
     "DistillationTrainer": ".distillation",
     "EarlyExitClassifier": ".early_exit",
-    "distillation_loss": ".distillation",
-    "early_exit_flops": ".flops",
     "exit_curve": ".curve",
-    "fit_temperature": ".early_exit",
     "head_importance": ".heads",
     "keep_layers": ".pruning",
     "layer_drop": ".pruning",
@@ -21,10 +18,7 @@ _EXPORTS = {
 __all__ = [
     "DistillationTrainer",
     "EarlyExitClassifier",
-    "distillation_loss",
-    "early_exit_flops",
     "exit_curve",
-    "fit_temperature",
     "head_importance",
     "keep_layers",
     "layer_drop",
@@ -34,8 +28,7 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .curve import exit_curve
-    from .distillation import DistillationTrainer, distillation_loss
-    from .early_exit import EarlyExitClassifier, fit_temperature
-    from .flops import early_exit_flops
+    from .distillation import DistillationTrainer
+    from .early_exit import EarlyExitClassifier
     from .heads import head_importance, prune_heads
     from .pruning import keep_layers, layer_drop

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
+from greennlp.encoders.finetune import correctness
+
 from ._checks import check_threshold, class_ids
 from .early_exit import EarlyExitClassifier
 from .flops import early_exit_flops
@@ -47,7 +49,7 @@ def exit_curve(
     pandas.DataFrame
         One row per threshold: ``threshold``, ``accuracy``, ``mean_layers`` (encoder layers run per example),
         ``flops_per_example`` (counted from the config and each example's own length, see
-        :func:`early_exit_flops`) and ``ms_per_example`` (wall-clock time of ``predict`` over the dataset
+        :meth:`EarlyExitClassifier.flops_per_example`) and ``ms_per_example`` (wall-clock time of ``predict`` over the dataset
         divided by its size, fastest of ``repeats`` rounds, after one untimed warm-up pass on the first
         batch, at the current torch thread count).
 
@@ -86,7 +88,7 @@ def exit_curve(
         flops = [early_exit_flops(model.config, int(n), int(layer)) for n, layer in zip(lengths, exits, strict=True)]
         rows.append({
             "threshold": float(threshold),
-            "accuracy": float((result["label"].to_numpy() == labels).mean()),
+            "accuracy": float(correctness(result["label"].to_numpy(), labels).mean()),
             "mean_layers": float(exits.mean()),
             "flops_per_example": float(np.mean(flops)),
             "ms_per_example": 1000 * seconds[threshold] / len(dataset),

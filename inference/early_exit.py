@@ -23,8 +23,9 @@ from transformers import (
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from greennlp.encoders import PaddingCollator, load_encoder
-from greennlp.encoders.data import length_sorted_batches
+from greennlp._seeding import seeded_rng
+from greennlp.encoders import load_encoder
+from greennlp.encoders.data import PaddingCollator, length_sorted_batches
 
 from ._checks import UNLABELLED, check_threshold, class_ids, whole_numbers
 from .flops import early_exit_flops
@@ -185,12 +186,8 @@ class EarlyExitClassifier(BertPreTrainedModel):
         config.exit_layers = list(exit_layers) if exit_layers is not None else None
         config.exit_pooling = _check_pooling(pooling)
         config.architectures = [cls.__name__]
-        torch_state = torch.random.get_rng_state()
-        if seed is not None:
-            torch.manual_seed(seed)
-        wrapped = cls(config)
-        if seed is not None:
-            torch.random.set_rng_state(torch_state)
+        with seeded_rng(seed):
+            wrapped = cls(config)
         wrapped.bert.load_state_dict(base.state_dict(), strict=False)
         pooler = getattr(base, "pooler", None)
         classifier = getattr(model, "classifier", None)
@@ -344,7 +341,7 @@ class EarlyExitClassifier(BertPreTrainedModel):
 
     def flops_per_example(self, num_tokens: int, exit_layer: int) -> int:
         """FLOPs (a multiply-add is 2) of one example of ``num_tokens`` tokens that leaves after ``exit_layer``
-        layers, counting the exits evaluated on the way (see :func:`early_exit_flops`)."""
+        layers, counting the exits evaluated on the way (``inference.flops.early_exit_flops``)."""
         return early_exit_flops(self.config, num_tokens, exit_layer)
 
     def _batches(self, dataset: Dataset, batch_size: int):
@@ -365,7 +362,7 @@ def _tokenized_batches(dataset: Dataset, batch_size: int, *, pad_token_id: int, 
             f"{dataset.column_names}."
         )
     batches = length_sorted_batches(dataset["input_ids"], batch_size)  # checks batch_size
-    collate = PaddingCollator(pad_token_id)
+    collate = PaddingCollator(pad_token_id=pad_token_id)  # no tokenizer here: right padding, as the model expects
     columns = [c for c in columns if c in dataset.column_names]
     for index in batches:
         rows = dataset.select_columns(columns)[index]

@@ -109,7 +109,7 @@ def prune_heads(model: PreTrainedModel, importance: np.ndarray, *, share: float 
     layer keeps at least one head. Removing a head deletes its rows of the query, key and value projections and
     its columns of the output projection, so the copy is smaller and cheaper, not just masked. The removed heads
     are recorded in ``config.pruned_heads`` (``{layer: [head, ...]}``, original numbering), which
-    :func:`early_exit_flops` prices. ``save_pretrained`` writes the smaller weights, but transformers 5 no longer
+    ``inference.flops.early_exit_flops`` prices. ``save_pretrained`` writes the smaller weights, but transformers 5 no longer
     rebuilds pruned heads in ``from_pretrained``: recreate the copy from the original model and the importance.
 
     Parameters

@@ -1,4 +1,4 @@
-"""MLM collators: content-word masking on top of ``DataCollatorForLanguageModeling``, and its baselines.
+"""The MLM collator: content-word masking on top of ``DataCollatorForLanguageModeling``, and its baselines.
 
 All three strategies (``random``, ``whole-word``, ``content``) read the same tagged dataset, so a
 pretraining run can switch strategy with one argument and compare like with like.
@@ -7,30 +7,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 from numbers import Real
 from typing import Any
 
-import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+
+from greennlp.encoders.data import pad_columns
 
 from .alignment import CONTENT_MASK_COLUMN, WORD_IDS_COLUMN
 
 BUDGETS = ("content", "matched")
-#: The one default budget of :class:`DataCollatorForContentMasking` and :func:`mlm_collator`: ``"matched"``
-#: masks as many tokens as random masking at the same ``mlm_probability``, so a swap of collators changes which
-#: tokens are predicted, not how many.
+#: The one default budget of :class:`DataCollatorForContentMasking`: ``"matched"`` masks as many tokens as random
+#: masking at the same ``mlm_probability``, so a change of strategy changes which tokens are predicted, not how many.
 DEFAULT_BUDGET = "matched"
 MASKING_STRATEGIES = ("random", "whole-word", "content")
 
-# Keys the tokenizer knows how to pad; everything else in a feature dict is ignored by the collators.
+# Keys the tokenizer knows how to pad; the baselines ignore everything else in a feature dict.
 _PADDED_KEYS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask", "offset_mapping")
 
 
 @dataclass
 class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
-    """Mask only content words for masked-language-model training.
+    """Mask content words for masked-language-model training, or, with ``strategy``, the baselines it is compared
+    with, all reading the same tagged dataset.
 
     Takes the same parameters as ``transformers.DataCollatorForLanguageModeling`` (``mlm_probability`` in (0, 1],
     ``mask_replace_prob`` / ``random_replace_prob`` for the 80/10/10 split, ``pad_to_multiple_of``,
@@ -39,11 +39,16 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
 
     Parameters
     ----------
+    strategy:
+        ``"content"`` (default): mask content words (below). ``"random"``: ``DataCollatorForLanguageModeling``
+        unchanged (random tokens). ``"whole-word"``: its whole-word masking (needs ``offset_mapping``: tag with
+        ``add_content_word_mask(..., keep_offsets=True)``; transformers then replaces every masked token with
+        ``[MASK]``). The baselines ignore the content columns, ``budget`` and ``whole_words``.
     budget:
-        ``"matched"`` (default, also :func:`mlm_collator`'s): the probability is rescaled per batch so that the
-        expected number of masked tokens equals random masking at ``mlm_probability`` over all non-special
-        tokens (the fair comparison); capped at 1 when a batch has too few content tokens to meet the budget.
-        ``"content"``: each content word is masked with probability ``mlm_probability`` (fewer masked tokens).
+        ``"matched"`` (default): the probability is rescaled per batch so that the expected number of masked
+        tokens equals random masking at ``mlm_probability`` over all non-special tokens (the fair comparison);
+        capped at 1 when a batch has too few content tokens to meet the budget. ``"content"``: each content word
+        is masked with probability ``mlm_probability`` (fewer masked tokens).
     whole_words:
         Mask all sub-tokens of a word together (needs the ``word_ids`` column; without it each content
         token is drawn on its own).
@@ -70,25 +75,36 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
     >>> batch = collator([dataset[i] for i in range(2)])
     >>> sorted(batch), tuple(batch["labels"].shape)
     (['attention_mask', 'input_ids', 'labels'], (2, 9))
+    >>> baseline = DataCollatorForContentMasking(tokenizer, strategy="random", seed=0)  # same dataset, random tokens
+    >>> sorted(baseline([dataset[i] for i in range(2)]))
+    ['attention_mask', 'input_ids', 'labels']
     """
 
+    strategy: str = field(default="content", kw_only=True)
     budget: str = field(default=DEFAULT_BUDGET, kw_only=True)
     whole_words: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
+        if self.strategy not in MASKING_STRATEGIES:
+            raise ValueError(f"DataCollatorForContentMasking(strategy={self.strategy!r}); choose one of "
+                             f"{MASKING_STRATEGIES}.")
         _check_probability(self.mlm_probability)
         if not self.mlm:
             raise ValueError("DataCollatorForContentMasking is for masked LM; use DataCollatorForLanguageModeling(mlm=False) for causal LM.")
         if self.whole_word_mask:
-            raise ValueError("whole_word_mask=True is the HF offset-based grouping; content masking groups sub-tokens "
-                             "by the word_ids column: use whole_words=True (the default).")
+            raise ValueError("whole_word_mask=True: use strategy='whole-word' for the HF offset-based whole-word "
+                             "baseline; content masking groups sub-tokens by the word_ids column with whole_words=True "
+                             "(the default).")
         if self.budget not in BUDGETS:
             raise ValueError(f"budget={self.budget!r}; choose one of {BUDGETS}.")
         if self.return_tensors != "pt":
             raise ValueError(f"return_tensors={self.return_tensors!r}: DataCollatorForContentMasking returns PyTorch tensors only ('pt').")
+        self.whole_word_mask = self.strategy == "whole-word"
         super().__post_init__()
 
     def torch_call(self, examples: list[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.strategy != "content":
+            return self._baseline_call(examples)
         if self.seed is not None and self.generator is None:
             self.create_rng()
         if not isinstance(examples[0], Mapping) or CONTENT_MASK_COLUMN not in examples[0]:
@@ -117,7 +133,8 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
         """Boolean ``(batch, length)`` tensor of the positions to predict.
 
         ``maskable`` marks non-special, non-padding tokens; ``content`` marks content tokens; ``word_ids``
-        (optional) groups sub-tokens so a word is drawn once.
+        (optional) groups sub-tokens so a word is drawn once. The tensors may sit on any device (a GPU too): the
+        random draws come from the collator's generator on the CPU, so a seed gives the same positions everywhere.
         """
         content = content & maskable
         has_content = content.any(dim=1, keepdim=True)
@@ -128,43 +145,36 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
             n_content = int(content.sum())
             n_target = int((maskable & has_content).sum())
             q = min(1.0, p * n_target / n_content) if n_content else p
-        probability = torch.where(has_content, torch.tensor(q), torch.tensor(p))
-        draws = _word_level_uniform(word_ids, maskable.shape, self.generator)
+        probability = torch.where(has_content, q, p)
+        draws = _word_level_uniform(word_ids, maskable.shape, self.generator).to(maskable.device)
         return candidates & (draws < probability)
 
     def corrupt(self, inputs: torch.Tensor, selected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Labels -100 except at ``selected``; there the 80/10/10 ``[MASK]``/random/unchanged replacement.
 
         Same semantics and parameters as ``DataCollatorForLanguageModeling.torch_mask_tokens`` after its
-        Bernoulli draw (which this collator replaces with content-word selection).
+        Bernoulli draw (which this collator replaces with content-word selection). Drawn on the CPU, as
+        :meth:`select_positions`, and moved to the device of ``inputs``.
         """
+        device = inputs.device
         labels = inputs.clone()
         labels[~selected] = -100
-        replaced = torch.bernoulli(torch.full(inputs.shape, self.mask_replace_prob), generator=self.generator).bool()
+        replaced = torch.bernoulli(torch.full(inputs.shape, self.mask_replace_prob), generator=self.generator)
+        replaced = replaced.bool().to(device)
         replaced &= selected
         inputs[replaced] = self.tokenizer.convert_tokens_to_ids(self.tokenizer.mask_token)
         if self.mask_replace_prob == 1 or self.random_replace_prob == 0:
             return inputs, labels
         scaled = self.random_replace_prob / (1 - self.mask_replace_prob)
-        randomized = torch.bernoulli(torch.full(inputs.shape, scaled), generator=self.generator).bool()
+        randomized = torch.bernoulli(torch.full(inputs.shape, scaled), generator=self.generator).bool().to(device)
         randomized &= selected & ~replaced
         random_words = torch.randint(len(self.tokenizer), inputs.shape, dtype=torch.long, generator=self.generator)
+        random_words = random_words.to(device)
         inputs[randomized] = random_words[randomized]
         return inputs, labels
 
-
-@dataclass
-class DataCollatorForBaselineMasking(DataCollatorForLanguageModeling):
-    """``DataCollatorForLanguageModeling`` unchanged (random tokens, or whole words with ``whole_word_mask``),
-    except that it ignores the content-masking columns, so every strategy can read the same tagged dataset.
-    """
-
-    def __post_init__(self) -> None:
-        if self.mlm:
-            _check_probability(self.mlm_probability)
-        super().__post_init__()
-
-    def torch_call(self, examples: list[Mapping[str, Any]]) -> dict[str, Any]:
+    def _baseline_call(self, examples: list[Mapping[str, Any]]) -> dict[str, Any]:
+        """``DataCollatorForLanguageModeling`` unchanged on the columns it knows (the content columns left out)."""
         if isinstance(examples[0], Mapping):
             keys = [k for k in _PADDED_KEYS if k in examples[0] and (k != "offset_mapping" or self.whole_word_mask)]
             examples = [{key: e[key] for key in keys} for e in examples]
@@ -189,33 +199,6 @@ class DataCollatorForBaselineMasking(DataCollatorForLanguageModeling):
         return padded
 
 
-def mlm_collator(
-    tokenizer: PreTrainedTokenizerBase,
-    masking: str = "content",
-    mlm_probability: float = 0.15,
-    *,
-    budget: str = DEFAULT_BUDGET,
-    seed: int | None = None,
-    **kwargs: Any,
-) -> DataCollatorForLanguageModeling:
-    """The collator for one masking strategy, for side-by-side comparisons.
-
-    ``"random"``: HF token masking. ``"whole-word"``: HF whole-word masking (needs ``offset_mapping``:
-    tag with ``add_content_word_mask(..., keep_offsets=True)``; HF then replaces every masked token with
-    ``[MASK]``). ``"content"``: :class:`DataCollatorForContentMasking` with ``budget`` (default ``"matched"``,
-    the same default as the collator's). ``kwargs`` go to the collator (``pad_to_multiple_of``,
-    ``mask_replace_prob``, ...). ``mlm_probability`` must lie in (0, 1].
-    """
-    if masking not in MASKING_STRATEGIES:
-        raise ValueError(f"masking={masking!r}; choose one of {MASKING_STRATEGIES}.")
-    _check_probability(mlm_probability)
-    if masking == "content":
-        return DataCollatorForContentMasking(tokenizer, mlm_probability=mlm_probability, budget=budget, seed=seed, **kwargs)
-    return DataCollatorForBaselineMasking(
-        tokenizer, mlm_probability=mlm_probability, whole_word_mask=masking == "whole-word", seed=seed, **kwargs
-    )
-
-
 def _check_probability(mlm_probability: Any) -> None:
     """Refuse a masking probability outside (0, 1] (NaN included: every comparison with it is False)."""
     number = isinstance(mlm_probability, Real) and not isinstance(mlm_probability, bool)
@@ -226,49 +209,24 @@ def _check_probability(mlm_probability: Any) -> None:
 
 def _pad_columns(examples: list[Mapping[str, Any]], tokenizer: PreTrainedTokenizerBase,
                  pad_to_multiple_of: int | None, with_word_ids: bool) -> dict[str, torch.Tensor]:
-    """Pad every per-token column of ``examples`` in one vectorized pass per column.
-
-    Same result as ``tokenizer.pad`` (padding side, ``pad_to_multiple_of``, pad ids) for the columns it
-    knows, plus the content columns it cannot pad; ``tokenizer.pad`` converts nested lists element by
-    element and would dominate the collator's time.
-    """
-    lengths = np.fromiter((len(e["input_ids"]) for e in examples), dtype=np.int64, count=len(examples))
-    length = int(lengths.max())
-    if pad_to_multiple_of:
-        length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-    if (lengths != length).any() and tokenizer.pad_token_id is None:
-        raise ValueError(f"Sequences need padding but {type(tokenizer).__name__} has no pad token; set tokenizer.pad_token.")
-    positions = np.arange(length)[None, :]
-    valid = positions >= (length - lengths)[:, None] if tokenizer.padding_side == "left" else positions < lengths[:, None]
+    """Pad every per-token column of ``examples``, the content columns included, with the library's one padding
+    (:func:`greennlp.encoders.data.pad_columns`: the tokenizer's padding side and pad ids)."""
     fills = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0,
              "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0), "special_tokens_mask": 1,
              CONTENT_MASK_COLUMN: 0}
     if with_word_ids:
         fills[WORD_IDS_COLUMN] = -1
-    total = int(lengths.sum())
-    out = {}
-    for key, fill in fills.items():
-        if key not in examples[0]:
-            continue
-        if isinstance(examples[0][key], list):
-            flat = np.fromiter(chain.from_iterable(e[key] for e in examples), dtype=np.int64, count=total)
-        else:  # tensors or arrays (a dataset with a torch/numpy format)
-            flat = np.concatenate([np.asarray(e[key], dtype=np.int64).reshape(-1) for e in examples])
-        array = np.full((len(examples), length), fill if fill is not None else 0, dtype=np.int64)
-        array[valid] = flat
-        out[key] = torch.from_numpy(array)
-    if "attention_mask" not in out:
-        out["attention_mask"] = torch.from_numpy(valid.astype(np.int64))
-    return out
+    return pad_columns(examples, fills, padding_side=tokenizer.padding_side, pad_to_multiple_of=pad_to_multiple_of)
 
 
 def _word_level_uniform(word_ids: torch.Tensor | None, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
-    """Uniform draws with one value per word: all sub-tokens of a word share the draw of its first token."""
+    """Uniform draws with one value per word: all sub-tokens of a word share the draw of its first token. Drawn
+    on the CPU (``generator`` is a CPU generator), on the device of ``word_ids`` when it is given."""
     if word_ids is None:
         return torch.rand(shape, generator=generator)
     previous = torch.roll(word_ids, 1, dims=1)
     previous[:, 0] = -1
     new_word = (word_ids != previous) | (word_ids < 0)
     group = torch.cumsum(new_word.flatten(), 0) - 1
-    draws = torch.rand(int(group[-1]) + 1 if group.numel() else 0, generator=generator)
+    draws = torch.rand(int(group[-1]) + 1 if group.numel() else 0, generator=generator).to(word_ids.device)
     return draws[group].view(shape)

@@ -43,8 +43,8 @@ class QualityFilter(BaseFilter):
     Examples
     --------
     >>> from datatrove.data import Document
-    >>> from greennlp.filters import WordCount
-    >>> step = QualityFilter(rules=[WordCount(min_words=5)])
+    >>> from greennlp.filters import default_rules
+    >>> step = QualityFilter(rules=default_rules(only=["word_count"], word_count={"min_words": 5}))
     >>> step.filter(Document(text="too short", id="0"))
     (False, 'word_count')
     >>> step.filter(Document(text="a b c d e f", id="1"))

@@ -101,15 +101,11 @@ class EmbeddingWriter(PipelineStep):
         self.device = device
 
     def _load(self):
-        import torch
-        from transformers import AutoModel
-
-        from greennlp.encoders.models import DEFAULT_PRETRAINED, load_tokenizer, resolve_model_path
+        from greennlp.encoders.models import DEFAULT_PRETRAINED, default_device, load_bare_encoder, load_tokenizer
 
         name = self.encoder or DEFAULT_PRETRAINED
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         # loaded as encoders.embed loads a named encoder, once per task instead of once per call
-        model = AutoModel.from_pretrained(resolve_model_path(name), attn_implementation="sdpa").to(device)
+        model = load_bare_encoder(name, device=self.device or default_device())
         return name, model, load_tokenizer(name)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:

@@ -247,7 +247,7 @@ def load_packed_shards(folder: str | os.PathLike, *, cache_dir: str | os.PathLik
     -------
     Dataset
         Columns ``input_ids``, ``attention_mask``, ``special_tokens_mask``, ``content_word_mask``, ``word_ids``
-        (and ``offset_mapping`` when kept), ready for :func:`greennlp.masking.mlm_collator`; ``id`` is removed.
+        (and ``offset_mapping`` when kept), ready for :class:`greennlp.masking.DataCollatorForContentMasking`; ``id`` is removed.
     """
     shards = read_run(folder, kind=PACKED_BLOCKS, writer="ContentWordPacker followed by PackedBlockWriter(folder)")
     dataset = Dataset.from_parquet([str(shard.path) for shard in shards],

@@ -49,24 +49,21 @@ from transformers import AutoModelForSequenceClassification, Trainer  # noqa: E4
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from greennlp._files import save_figure, write_json, write_text  # noqa: E402
-from greennlp.encoders import (  # noqa: E402
-    MINIATURE_SIZES,
-    PaddingCollator,
-    accuracy,
-    load_benchmark,
-    load_encoder,
-    quantize_int8,
-    tokenize_dataset,
-)
+from greennlp.encoders import accuracy, load_benchmark, load_encoder, quantize_int8, tokenize_dataset  # noqa: E402
+from greennlp.encoders.data import PaddingCollator  # noqa: E402  private: the library's padding collator
+from greennlp.encoders.models import MINIATURE_SIZES  # noqa: E402  private: the sizes load_encoder builds from a config
 from greennlp.inference import (  # noqa: E402
     DistillationTrainer,
     EarlyExitClassifier,
-    early_exit_flops,
     head_importance,
     keep_layers,
     layer_drop,
     prune_heads,
 )
+
+# private: FLOPs of a BERT config per example's tokens, for any layer count (EarlyExitClassifier.flops_per_example
+# prices its own config alone); the same count exit_curve reports
+from greennlp.inference.flops import early_exit_flops  # noqa: E402
 
 FULL = "full model"
 WITHIN = 0.01  # accuracy a compressed model may lose to count as "as good" when choosing what int8 goes on top of
@@ -100,7 +97,7 @@ class Models:
             arguments = training_arguments(folder, epochs=args.epochs, learning_rate=args.learning_rate,
                                            batch_size=args.batch_size, seed=args.seed)
             trainer_class(model=model, args=arguments, train_dataset=self.tokenized[split],
-                          data_collator=PaddingCollator(self.tokenizer.pad_token_id), **extra).train()
+                          data_collator=PaddingCollator(self.tokenizer), **extra).train()
         return model
 
     def _pretrained(self, layer_drop_probability: float = 0.0):
@@ -178,10 +175,10 @@ def rows_to_run(models: Models, args) -> dict[str, Callable[[], torch.nn.Module]
 
 
 # --- measuring ------------------------------------------------------------------------------------------------
-def dev_batches(tokenized, pad_token_id: int, batch_size: int = 64) -> list[dict]:
+def dev_batches(tokenized, tokenizer, batch_size: int = 64) -> list[dict]:
     """Length-sorted, padded dev batches without labels, built once before any clock starts."""
     order = np.argsort(tokenized["num_tokens"], kind="stable")
-    collate = PaddingCollator(pad_token_id)
+    collate = PaddingCollator(tokenizer)
     batches = []
     for start in range(0, len(order), batch_size):
         batch = collate([tokenized[int(i)] for i in order[start:start + batch_size]])
@@ -395,7 +392,7 @@ def main() -> None:
     data = {"tokenizer": tokenizer, "dev": dev, "imdb": imdb, "cr": cr,
             **{f"{name}_tokenized": tokenize_dataset(split, tokenizer, max_length=128)
                for name, split in (("dev", dev), ("imdb", imdb), ("cr", cr))}}
-    data["batches"] = dev_batches(data["dev_tokenized"], tokenizer.pad_token_id)
+    data["batches"] = dev_batches(data["dev_tokenized"], tokenizer)
     data["lengths"] = np.asarray(data["dev_tokenized"]["num_tokens"])
     models = Models(args, output / "models", tokenizer, tokenized)
     print(f"SST-2: {len(train)} training, {len(held_out)} held-out, {len(dev)} dev rows; IMDB {len(imdb)}, "

@@ -20,14 +20,8 @@ from common import append_jsonl, provenance
 from transformers import TrainerCallback
 
 from greennlp.datamaps import DataMapCallback
-from greennlp.encoders import (
-    MINIATURE_SIZES,
-    fine_tune,
-    load_benchmark,
-    load_encoder,
-    load_tokenizer,
-    train_wordpiece_tokenizer,
-)
+from greennlp.encoders import fine_tune, load_benchmark, load_encoder, load_tokenizer, train_wordpiece_tokenizer
+from greennlp.encoders.models import MINIATURE_SIZES  # private: the miniature sizes load_encoder builds from a config
 
 
 def main(argv=None) -> dict:

@@ -5,10 +5,10 @@ hits them alike:
   run_glue  the HF run_glue default: pad every example to 128 tokens, fp32, random order
   careful   a careful user: dynamic padding (DataCollatorWithPadding), fp32, random order
   flags     encoders.efficient_training_args: + length grouping, bf16 autocast where it measures faster
-            (encoders.bf16_supported), fused AdamW
+            (as efficient_training_args decides it), fused AdamW
   greennlp  flags + the cheap data path: tokenize_dataset(group_by_length=batch size) fixes a length-grouped
             order once (the Trainer's sampler re-reads lengths row by row), read sequentially, and
-            PaddingCollator; --compile adds torch.compile
+            the library's padding collator; --compile adds torch.compile
 Each run is priced with budgets.BudgetCallback. Afterwards the last `greennlp` model of each size is timed
 at inference in fp32, bf16 and int8 (encoders.quantize_int8), alternated, with dev accuracy.
 With --results, every training run and every inference variant is appended as one JSON row (settings, timings,
@@ -43,8 +43,6 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from greennlp.budgets import BudgetCallback  # noqa: E402
 from greennlp.encoders import (  # noqa: E402
-    MINIATURE_SIZES,
-    PaddingCollator,
     accuracy,
     efficient_training_args,
     fine_tune,
@@ -55,6 +53,8 @@ from greennlp.encoders import (  # noqa: E402
     tokenize_dataset,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.data import PaddingCollator  # noqa: E402  private: the library's padding collator
+from greennlp.encoders.models import MINIATURE_SIZES  # noqa: E402  private: the sizes load_encoder builds from a config
 
 SETUPS = ("run_glue", "careful", "flags", "greennlp")
 INFERENCE_BATCH = 64
@@ -64,7 +64,7 @@ def build_data(setup: str, train, tokenizer):
     """Training set and collator as each setup would prepare them (tokenized before the clock starts); the
     greennlp setup's length-grouped order is fixed per run in main(), with that run's seed."""
     if setup == "greennlp":
-        return None, PaddingCollator(tokenizer.pad_token_id)
+        return None, PaddingCollator(tokenizer)
     padding = "max_length" if setup == "run_glue" else False
     encoded = train.map(lambda b: tokenizer(b["text"], padding=padding, max_length=128, truncation=True),
                         batched=True, remove_columns=["text"])
@@ -125,7 +125,7 @@ def bench_inference(model, tokenizer, dev_text, rounds: int) -> list[dict]:
     model = extract_model_from_parallel(model, keep_fp32_wrapper=False).float().cpu()  # drop Trainer's autocast
     dev = tokenize_dataset(dev_text, tokenizer)
     order = np.argsort(dev["num_tokens"])  # length-sorted batches: what `encoders.embed` does at inference
-    collate = PaddingCollator(tokenizer.pad_token_id)
+    collate = PaddingCollator(tokenizer)
     batches = [collate([dev[int(i)] for i in order[s:s + INFERENCE_BATCH]])
                for s in range(0, len(order), INFERENCE_BATCH)]
     variants = {"fp32": (model, False), "bf16 autocast": (model, True), "int8 dynamic": (quantize_int8(model), False)}
@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--bf16", choices=["auto", "no"], default="auto",
-                        help="flags/greennlp: bf16 autocast where encoders.bf16_supported() measures it faster (auto) or fp32 (no)")
+                        help="flags/greennlp: bf16 autocast where efficient_training_args measures it faster (auto) or fp32 (no)")
     parser.add_argument("--shuffle-batches", action="store_true",
                         help="greennlp: shuffle the order of the length-grouped batches (no length trend across steps)")
     parser.add_argument("--megabatch-batches", type=int, default=50,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,20 +23,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import append_jsonl, correctness, provenance, read_jsonl  # noqa: E402
-from transformers import Trainer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from greennlp.budgets import BudgetCallback  # noqa: E402
 from greennlp.encoders import (  # noqa: E402
-    MINIATURE_SIZES,
-    PaddingCollator,
     efficient_training_args,
+    fine_tune,
     load_benchmark,
     load_tokenizer,
     tokenize_dataset,
     train_wordpiece_tokenizer,
 )
-from greennlp.inference import EarlyExitClassifier, early_exit_flops, exit_curve  # noqa: E402
+from greennlp.encoders.models import MINIATURE_SIZES  # noqa: E402  private: the sizes load_encoder builds from a config
+from greennlp.inference import EarlyExitClassifier, exit_curve  # noqa: E402
 
 
 def sst2_splits(data: str | None, train_size: int, held_out_size: int, dev_size: int | None, seed: int):
@@ -66,9 +64,10 @@ def training_arguments(folder: str, *, epochs: float, learning_rate: float, batc
 def train_early_exit(model_name: str, tokenizer, train, calibration, *, epochs: float, learning_rate: float,
                      batch_size: int, seed: int, pooling: str = "mean",
                      exit_learning_rate: float | None = None, callbacks=()) -> EarlyExitClassifier:
-    """An EarlyExitClassifier (an exit after every layer, ``pooling``) trained on tokenized ``train`` with a plain
-    Trainer and calibrated on tokenized ``calibration``; with ``exit_learning_rate`` the exit classifiers train at
-    that rate (EarlyExitClassifier.parameter_groups), else everything at ``learning_rate``."""
+    """An EarlyExitClassifier (an exit after every layer, ``pooling``) trained on tokenized ``train`` through
+    encoders.fine_tune (random order, as training_arguments) and calibrated on tokenized ``calibration``; with
+    ``exit_learning_rate`` the exit classifiers train at that rate (EarlyExitClassifier.parameter_groups), else
+    everything at ``learning_rate``."""
     miniature = model_name in MINIATURE_SIZES
     model = EarlyExitClassifier.from_pretrained(model_name, num_labels=2, tokenizer=tokenizer if miniature else None,
                                                 pooling=pooling, seed=seed)
@@ -76,11 +75,8 @@ def train_early_exit(model_name: str, tokenizer, train, calibration, *, epochs: 
     if exit_learning_rate is not None:
         optimizers = (torch.optim.AdamW(model.parameter_groups(learning_rate=learning_rate,
                                                                exit_learning_rate=exit_learning_rate)), None)
-    with tempfile.TemporaryDirectory(prefix="greennlp-bench-inference-") as folder:
-        arguments = training_arguments(folder, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                                       seed=seed)
-        Trainer(model=model, args=arguments, train_dataset=train, optimizers=optimizers, callbacks=list(callbacks),
-                data_collator=PaddingCollator(tokenizer.pad_token_id)).train()
+    fine_tune(model, tokenizer, train, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
+              optimizers=optimizers, callbacks=callbacks, train_sampling_strategy="random")
     return model.calibrate(calibration)
 
 
@@ -103,7 +99,7 @@ def run_seed(args, seed: int, learning_rate: float) -> list[dict]:
     seconds = time.perf_counter() - start
     layers = model.config.num_hidden_layers
     # calibration runs every exit over the calibration sample once: its price is that many full forward passes
-    calibration_flops = float(sum(early_exit_flops(model.config, len(ids), layers)
+    calibration_flops = float(sum(model.flops_per_example(len(ids), layers)
                                   for ids in tokenized["calibration"]["input_ids"]))
     labels = np.asarray(splits["test"]["label"])
     exit_accuracy = [float((logits.argmax(-1) == labels).mean()) for logits in model.exit_logits(tokenized["test"])]

@@ -25,7 +25,7 @@ from transformers import DataCollatorForLanguageModeling
 
 from greennlp.encoders import load_benchmark, load_tokenizer
 from greennlp.encoders.models import DEFAULT_PRETRAINED
-from greennlp.masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask, mlm_collator
+from greennlp.masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask
 
 
 def bench_tagging(texts, tokenizer, tagger, rounds):
@@ -63,7 +63,7 @@ def bench_collators(rows, tokenizer, batch_size, rounds):
         "DataCollatorForLanguageModeling": (DataCollatorForLanguageModeling(tokenizer, seed=0), plain_rows),
         "content (budget=content)": (DataCollatorForContentMasking(tokenizer, budget="content", seed=0), rows),
         "content (budget=matched)": (DataCollatorForContentMasking(tokenizer, budget="matched", seed=0), rows),
-        "HF whole-word": (mlm_collator(tokenizer, "whole-word", seed=0), rows),
+        "HF whole-word": (DataCollatorForContentMasking(tokenizer, strategy="whole-word", seed=0), rows),
     }
     times = {name: [] for name in collators}
     for collator, data in collators.values():  # warm-up, untimed

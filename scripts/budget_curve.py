@@ -26,13 +26,13 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 from greennlp.budgets import BudgetCurve  # noqa: E402
 from greennlp.datamaps import DataMap, DataMapCallback  # noqa: E402
 from greennlp.encoders import (  # noqa: E402
-    MINIATURE_SIZES,
     fine_tune,
     load_benchmark,
     load_encoder,
     load_tokenizer,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.models import MINIATURE_SIZES  # noqa: E402  private: the sizes load_encoder builds from a config
 
 OOD_SPLITS = {"imdb": "test", "cr": "all", "mr": "all"}
 #: BudgetCurve's named strategies (its docstring); anything else needs a selector callable.

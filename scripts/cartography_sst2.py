@@ -29,12 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import append_jsonl, correctness, mean_std, provenance, read_jsonl
+from common import append_jsonl, correctness, population_std, provenance, read_jsonl
 
 from greennlp.budgets import BudgetCallback
 from greennlp.datamaps import DataMap, DataMapCallback
 from greennlp.encoders import (
-    MINIATURE_SIZES,
     accuracy,
     fine_tune,
     load_benchmark,
@@ -42,6 +41,7 @@ from greennlp.encoders import (
     load_tokenizer,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.models import MINIATURE_SIZES  # private: the miniature sizes load_encoder builds from a config
 from greennlp.filters import select_by_region, select_random
 
 SUBSETS = ("100%", "ambiguous", "random", "coverage", "ambiguous+easy", "easy-to-learn", "hard-to-learn")
@@ -82,11 +82,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def std(values) -> float:
-    """Population std over seeds (``ddof=0``): the project's one convention (common.mean_std)."""
-    return mean_std(values)[1]
-
-
 def choose_subset(train, data_map: DataMap, name: str, args, seed: int):
     """The ``name`` subset of ``train`` (a ``args.fraction`` share), chosen from ``data_map`` with ``seed``."""
     if name == "random":
@@ -117,7 +112,7 @@ def paired_differences(frame: pd.DataFrame, metrics: list[str], baseline: str = 
                 continue
             diff = (wide[(metric, subset)] - wide[(metric, baseline)]).dropna()
             if len(diff):
-                rows.append({"subset": subset, "metric": metric, "mean": float(diff.mean()), "std": std(diff),
+                rows.append({"subset": subset, "metric": metric, "mean": float(diff.mean()), "std": population_std(diff),
                              "ahead": int((diff > 0).sum()), "seeds": len(diff)})
     return pd.DataFrame(rows)
 
@@ -200,14 +195,14 @@ def main(argv=None) -> pd.DataFrame:
 
     frame = pd.DataFrame([r for r in done.values() if r["seed"] in args.seeds])
     metrics = list(eval_sets)
-    summary = frame.groupby("subset", sort=False)[metrics + ["train_seconds"]].agg(["mean", std])
+    summary = frame.groupby("subset", sort=False)[metrics + ["train_seconds"]].agg(["mean", population_std])
     lines = ["| subset | size | " + " | ".join(metrics) + " | train s |", "|---|---|" + "---|" * (len(metrics) + 1)]
     for subset_name in subsets:
         if subset_name not in summary.index:
             continue
         row = summary.loc[subset_name]
         size = int(frame.loc[frame["subset"] == subset_name, "size"].iloc[0])
-        cells = [f"{row[(m, 'mean')]:.3f} ± {np.nan_to_num(row[(m, 'std')]):.3f}" for m in metrics]
+        cells = [f"{row[(m, 'mean')]:.3f} ± {np.nan_to_num(row[(m, 'population_std')]):.3f}" for m in metrics]
         lines.append(f"| {subset_name} | {size:,} | " + " | ".join(cells) + f" | {row[('train_seconds', 'mean')]:.0f} |")
     differences = paired_differences(frame, metrics)
     if len(differences):

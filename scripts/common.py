@@ -16,6 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Private on purpose (no public name for it): the library's one mean ± std, population std (ddof=0), so the
+# scripts' summaries and the library's (BudgetCurve, fewshot.summarize_benchmark) are the same numbers.
+from greennlp._results import mean_std, population_std  # noqa: F401  (re-exported for the scripts)
+
 VERSIONED = ("greennlp", "torch", "transformers", "datasets", "numpy", "scikit-learn", "spacy", "datatrove")
 
 
@@ -99,12 +103,6 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
                 raise ValueError(f"{path}:{number} is not a JSON row ({error}); a killed run can leave a torn last "
                                  "line: remove it and rerun to redo that row.") from error
     return rows
-
-
-def mean_std(values) -> tuple[float, float]:
-    """Mean and population standard deviation (``ddof=0``, as ``numpy.std``): the project's one convention."""
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std())
 
 
 def correctness(values) -> list[int]:

@@ -22,6 +22,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from transformers.utils import logging as hf_logging
 
+# private on purpose: the library's one mean ± std (population std, ddof=0), as in its own summaries
+from greennlp._results import mean_std
 from greennlp.encoders import accuracy, fine_tune, load_benchmark, load_encoder, load_tokenizer
 
 # task -> (train split, evaluation split, number of classes)
@@ -108,7 +110,8 @@ def steps_to_match(table: pd.DataFrame, task: str, reference: str = "random") ->
 def mean_std_count(values: pd.Series) -> pd.Series:
     """Mean, std and count of a group; the std is the population std (``ddof=0``, as ``numpy.std``), the
     convention of every greennlp summary."""
-    return pd.Series({"mean": values.mean(), "std": float(np.std(values)), "count": len(values)})
+    mean, std = mean_std(values)
+    return pd.Series({"mean": mean, "std": std, "count": len(values)})
 
 
 def summarise(frame, keys: list[str]) -> pd.DataFrame:

@@ -33,7 +33,6 @@ from greennlp.fewshot import (
     PrototypeClassifier,
     run_benchmark,
     summarize_benchmark,
-    write_benchmark,
 )
 
 # dataset -> (train split, evaluation split or None to hold out a seeded share of the one split)
@@ -213,7 +212,7 @@ def accuracy_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 def report(paths: list[str], output_dir: Path) -> None:
     runs = merge_runs(paths)
-    summary = write_benchmark(runs, output_dir)
+    summary = summarize_benchmark(runs, output_dir=output_dir).reset_index()
     for dataset in dict.fromkeys(summary["dataset"]):
         n_eval = sorted(runs.loc[runs["dataset"] == dataset, "n_eval"].unique())
         print(f"\n{dataset} (evaluation examples: {', '.join(map(str, n_eval))}), accuracy % mean ± std (seeds)\n")

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
+# private on purpose: the library's one mean ± std (population std, ddof=0), as in its own summaries
+from greennlp._results import mean_std
 from greennlp.datamaps import DataMap
 from greennlp.encoders import load_benchmark
 from greennlp.filters import PrototypePruner, select_stratified
@@ -91,9 +93,8 @@ def summary_markdown(table: pd.DataFrame, metrics: Sequence[str], method_column:
     for (fraction, method), group in table.groupby(["fraction", method_column], sort=False):
         cells = []
         for metric in metrics:
-            values = group[metric].astype(float)
-            std = values.std(ddof=0)  # population std, the project convention
-            cells.append(f"{values.mean():.3f} ({std:.3f})".replace("0.", "."))
+            mean, std = mean_std(group[metric])  # population std (ddof=0), the project convention
+            cells.append(f"{mean:.3f} ({std:.3f})".replace("0.", "."))
         seeds = ",".join(str(int(s)) for s in group["seed"])
         shown = f"{fraction:g}" if fraction != previous else ""
         previous = fraction

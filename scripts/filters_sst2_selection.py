@@ -101,7 +101,7 @@ def main(argv=None) -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.33, 0.5])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--stage", choices=["maps", "curve", "summary", "all"], default="all")
-    parser.add_argument("--size", default="tiny", help="encoders.MINIATURE_SIZES key, trained from scratch")
+    parser.add_argument("--size", default="tiny", help="a miniature size load_encoder builds from a config (tiny, mini, small, medium), trained from scratch")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)

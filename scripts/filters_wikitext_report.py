@@ -1,7 +1,7 @@
 """What each corpus-cleaning rule drops on WikiText-2: counts (first failing rule, and each rule on its own), a
-few examples per rule, how many documents ``AlphabeticWords`` drops at lower thresholds, and optionally what
-``LanguageID`` drops, printed as Markdown and, with ``--results``, appended as one JSONL row with its provenance
-(docs/results/filters.md is generated from it).
+few examples per rule, how many documents the ``alphabetic_words`` rule drops at lower thresholds, and optionally
+what the ``language_id`` rule drops, printed as Markdown and, with ``--results``, appended as one JSONL row with its
+provenance (docs/results/filters.md is generated from it).
 
     GREENNLP_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 python scripts/filters_wikitext_report.py --split train \\
         --unit paragraph --examples 2 --language-id --results docs/results/filters_wikitext.jsonl
@@ -17,10 +17,10 @@ from bench_filters import wikitext_documents
 from common import append_jsonl, provenance
 from datasets import Dataset
 
-from greennlp.filters import AlphabeticWords, annotate_quality, default_rules, drop_summary
+from greennlp.filters import annotate_quality, default_rules, drop_summary
 
 ALPHABETIC_THRESHOLDS = (0.8, 0.75, 0.7)
-ALPHABETIC_MIN_TOKENS = 50  # WordCount's lower bound: below it a document is dropped for its length anyway
+ALPHABETIC_MIN_TOKENS = 50  # the word_count rule's lower bound: below it a document is dropped for its length anyway
 
 
 def shorten(text: str, limit: int) -> str:
@@ -30,20 +30,19 @@ def shorten(text: str, limit: int) -> str:
 
 def alphabetic_sweep(texts: list[str]) -> dict:
     """Documents with at least ``ALPHABETIC_MIN_TOKENS`` whitespace tokens, and how many of them
-    ``AlphabeticWords`` drops at each threshold of ``ALPHABETIC_THRESHOLDS``."""
+    the ``alphabetic_words`` rule drops at each threshold of ``ALPHABETIC_THRESHOLDS``."""
     long_enough = [text for text in texts if len(text.split()) >= ALPHABETIC_MIN_TOKENS]
-    dropped = {f"{t:g}": sum(not AlphabeticWords(min_fraction=t)(text) for text in long_enough)
-               for t in ALPHABETIC_THRESHOLDS}
+    rules = {t: default_rules(only=["alphabetic_words"], alphabetic_words={"min_fraction": t})[0]
+             for t in ALPHABETIC_THRESHOLDS}
+    dropped = {f"{t:g}": sum(not rule(text) for text in long_enough) for t, rule in rules.items()}
     return {"min_tokens": ALPHABETIC_MIN_TOKENS, "documents": len(long_enough), "dropped": dropped}
 
 
 def language_report(texts: list[str], examples: int, chars: int, seed: int) -> dict:
-    """What ``LanguageID(language="en", min_probability=0.65)`` drops of the non-blank documents, with its CPU
-    seconds (model load apart) and a few dropped examples."""
-    from greennlp.filters import LanguageID
-
+    """What the ``language_id`` rule (langid.py, English, probability >= 0.65) drops of the non-blank documents,
+    with its CPU seconds (model load apart) and a few dropped examples."""
     start = time.process_time()
-    rule = LanguageID(language="en", min_probability=0.65)
+    (rule,) = default_rules(only=["language_id"], language="en", language_id={"min_probability": 0.65})
     rule("warm up: the model loads on first use")
     load_cpu = time.process_time() - start
     documents = [text for text in texts if text.split()]
@@ -63,7 +62,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=2, help="examples shown per rule")
     parser.add_argument("--chars", type=int, default=160, help="characters shown per example")
     parser.add_argument("--seed", type=int, default=0, help="which examples are drawn")
-    parser.add_argument("--language-id", action="store_true", help="also run LanguageID (needs greennlp[langid])")
+    parser.add_argument("--language-id", action="store_true", help="also run the language_id rule (needs greennlp[langid])")
     parser.add_argument("--results", help="append the report with its provenance to this JSONL file")
     args = parser.parse_args()
 
@@ -99,7 +98,7 @@ def main() -> None:
     print("alphabetic_words on documents with at least 50 whitespace tokens:", row["alphabetic_sweep"])
     if args.language_id:
         row["language_id"] = language_report(texts, args.examples, args.chars, args.seed)
-        print("LanguageID:", row["language_id"])
+        print("language_id:", row["language_id"])
     if args.results:
         row["cpus"] = os.cpu_count()
         append_jsonl(args.results, {**row, "run": provenance()})

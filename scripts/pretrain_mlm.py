@@ -29,18 +29,15 @@ import torch.nn.functional as F
 from datasets import Dataset, load_from_disk
 from transformers import DataCollatorForLanguageModeling
 
-from greennlp.encoders import (
-    MINIATURE_SIZES,
-    bf16_supported,
-    load_benchmark,
-    load_encoder,
-    load_tokenizer,
-    train_wordpiece_tokenizer,
+from greennlp.encoders import load_benchmark, load_encoder, load_tokenizer, train_wordpiece_tokenizer
+from greennlp.encoders.models import (
+    MINIATURE_SIZES,  # private: the miniature sizes load_encoder builds from a config
+    bf16_supported,  # private: whether bf16 pays on a device (measured on CPU)
 )
-from greennlp.masking import ContentWordTagger, add_content_word_mask, mlm_collator
+from greennlp.masking import ContentWordTagger, DataCollatorForContentMasking, add_content_word_mask
 from greennlp.scale import load_packed_shards
 
-# The values mlm_collator documents (it refuses anything else with the list of valid ones).
+# The strategies and budgets DataCollatorForContentMasking documents (it refuses anything else with the valid ones).
 MASKING_STRATEGIES = ("random", "whole-word", "content")
 BUDGETS = ("matched", "content")
 
@@ -186,7 +183,8 @@ def train(args) -> None:
         dataset = tagged_corpus(args, texts, tokenizer, packed=packed)
     tokens_per_step = args.batch_size * args.seq_len
     steps = args.steps or math.ceil(args.tokens / tokens_per_step)
-    collator = mlm_collator(tokenizer, args.masking, args.mlm_probability, budget=args.budget, seed=args.seed)
+    collator = DataCollatorForContentMasking(tokenizer, strategy=args.masking, mlm_probability=args.mlm_probability,
+                                             budget=args.budget, seed=args.seed)
     if not packed:
         collator.pad_to_multiple_of = 8
     model = load_encoder(args.size, task="mlm", tokenizer=tokenizer, seed=args.seed).to(device)

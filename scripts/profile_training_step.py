@@ -17,14 +17,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from greennlp.encoders import (  # noqa: E402
-    PaddingCollator,
-    load_benchmark,
-    load_encoder,
-    tokenize_dataset,
-    train_wordpiece_tokenizer,
+from greennlp.encoders import load_benchmark, load_encoder, tokenize_dataset, train_wordpiece_tokenizer  # noqa: E402
+from greennlp.encoders.data import (
+    PaddingCollator,  # noqa: E402  private: the library's padding collator
+    length_grouped_order,  # noqa: E402
 )
-from greennlp.encoders.data import length_grouped_order  # noqa: E402
 
 
 def timed_steps(model, optimizer, batches, autocast: bool) -> tuple[float, float]:
@@ -58,7 +55,7 @@ def main() -> None:
     tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=8000)
     encoded = tokenize_dataset(train, tokenizer)
     order = length_grouped_order(np.asarray(encoded["num_tokens"]), args.batch_size, seed=0)
-    collate = PaddingCollator(tokenizer.pad_token_id)
+    collate = PaddingCollator(tokenizer)
     batches = [collate([encoded[int(i)] for i in order[s : s + args.batch_size]])
                for s in range(0, args.steps * args.batch_size, args.batch_size)]
     model = load_encoder(args.size, tokenizer=tokenizer, seed=0)

@@ -18,24 +18,19 @@ quiet (one progress bar per run, the results at the end); --verbose shows the li
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
-import datasets
-import transformers
-from tqdm.auto import tqdm
-from transformers import TrainerCallback
-
 from greennlp.budgets import BudgetCallback
+
+# private on purpose: the demo is quiet exactly as `greennlp map` is (one progress bar per run, no library noise)
+from greennlp.cli import _quiet as quiet
+from greennlp.cli import _step_bar as step_bar
 from greennlp.datamaps import DataMap, DataMapCallback
 from greennlp.encoders import (
-    MINIATURE_SIZES,
     accuracy,
     fine_tune,
     load_benchmark,
@@ -43,7 +38,10 @@ from greennlp.encoders import (
     load_tokenizer,
     train_wordpiece_tokenizer,
 )
-from greennlp.encoders.models import DEFAULT_PRETRAINED
+from greennlp.encoders.models import (
+    DEFAULT_PRETRAINED,
+    MINIATURE_SIZES,  # private: the miniature sizes load_encoder builds from a config
+)
 from greennlp.filters import select_by_region, select_random
 
 WEAK_MODEL_NOTE = (
@@ -83,53 +81,6 @@ def build_tokenizer(model_name: str, train_texts):
     if model_name in MINIATURE_SIZES:
         return train_wordpiece_tokenizer(train_texts, vocab_size=8000)
     return load_tokenizer(model_name)
-
-
-@contextlib.contextmanager
-def quiet(enabled: bool):
-    """While the block runs: transformers logs errors only (no LOAD REPORT for the new classification head), no
-    progress bars from transformers or datasets, and nothing printed to stdout by the libraries (the Trainer's
-    metrics dict; the tokenizers trainer's blank lines, written by Rust to file descriptor 1). Restored after."""
-    if not enabled:
-        yield
-        return
-    verbosity = transformers.logging.get_verbosity()
-    bars = datasets.is_progress_bar_enabled(), transformers.logging.is_progress_bar_enabled()
-    transformers.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
-    transformers.logging.disable_progress_bar()
-    sys.stdout.flush()
-    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
-        transformers.logging.set_verbosity(verbosity)
-        if bars[0]:
-            datasets.enable_progress_bars()
-        if bars[1]:
-            transformers.logging.enable_progress_bar()
-
-
-class StepBar(TrainerCallback):
-    """One progress bar over a run's optimizer steps (on stderr), in place of the Trainer's own."""
-
-    def __init__(self, description: str, disable: bool):
-        self.description, self.disable, self.bar = description, disable, None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.bar = tqdm(total=state.max_steps, desc=self.description, unit="step", disable=self.disable,
-                        file=sys.stderr)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.bar.update()
-
-    def on_train_end(self, args, state, control, **kwargs):
-        self.bar.close()
 
 
 def payback_runs(full: float, subset: float) -> int | None:
@@ -178,7 +129,7 @@ def main(argv=None) -> list[dict]:
             trainer = fine_tune(model, tokenizer, subset, str(output / "runs" / name.split()[1].strip("()")),
                                 epochs=epochs, learning_rate=learning_rate, batch_size=args.batch_size,
                                 seed=args.seed, progress=args.verbose,
-                                callbacks=[*callbacks, budget, StepBar(f"      {name}", disable=args.verbose)])
+                                callbacks=[*callbacks, budget, step_bar(f"      {name}", disable=args.verbose)])
             seconds = time.perf_counter() - started
             dev_accuracy = accuracy(trainer.model, tokenizer, dev)
         price = budget.price_tag_
@@ -193,7 +144,7 @@ def main(argv=None) -> list[dict]:
     data_map.plot(output / "map" / "datamap.png", title=f"SST-2 data map ({args.model}, {len(train):,} sentences)")
     print(f"      {data_map}\n      figure: {output / 'map' / 'datamap.png'}")
     for region in ("easy-to-learn", "ambiguous", "hard-to-learn"):
-        members = data_map.select(region)  # the whole region, most typical first
+        members = select_by_region(train, data_map, region, return_ids=True)  # the whole region, most typical first
         if len(members) == 0:
             print(f"      {region:>13}: (no examples)")
             continue

@@ -16,7 +16,14 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+from devices import device_params  # noqa: E402
 from synthetic import synthetic_sentiment  # noqa: E402,F401  (re-exported for tests)
+
+
+@pytest.fixture(params=device_params())
+def device(request) -> str:
+    """Where a test moves its tensors: "cpu", and "cuda" (marked ``gpu``) where a CUDA GPU is present."""
+    return request.param
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# private on purpose: the library's one mean ± std (population std, ddof=0), shared with the scripts' summaries
+from greennlp._results import mean_std as mean_and_std
 from greennlp.budgets import paired_difference
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,7 +112,8 @@ def mean_std(values: Sequence[float]) -> str:
     values = np.asarray(values, dtype=float)
     if len(values) == 1:
         return accuracy(values[0])
-    return f"{accuracy(values.mean())} ± {accuracy(values.std())}"
+    mean, std = mean_and_std(values)
+    return f"{accuracy(mean)} ± {accuracy(std)}"
 
 
 def ratio(value: float, digits: int = 2) -> str:

@@ -123,8 +123,8 @@ def flop_table() -> str:
             body.append([DATASETS[dataset], k, *cells, flops(inference)])
     return (table(["dataset", "K", *[f"{m} train" for m in ENCODER_METHODS.values()], "inference per 1k examples"],
                   body) +
-            "\n\nFLOPs from `torch.utils.flop_counter` (as `BudgetCallback` counts them) on one extra, untimed fit of the first data seed (a multiply-add "
-            "is 2 FLOPs; the scikit-learn heads are not counted). In brackets: the training run's FLOPs as a number "
+            "\n\nFLOPs from `torch.utils.flop_counter` (as `BudgetCallback` counts them) on one extra, untimed fit of "
+            "the first data seed (a multiply-add is 2 FLOPs; the scikit-learn heads are not counted). In brackets: the training run's FLOPs as a number "
             "of examples classified (train FLOPs / inference FLOPs per example). Only CR, and TREC at K = 8, were run "
             "with FLOP counting.")
 

@@ -71,7 +71,7 @@ def examples(unit: str) -> str:
 
 
 def alphabetic() -> str:
-    """How many documents of at least 50 whitespace tokens ``AlphabeticWords`` drops at each threshold."""
+    """How many documents of at least 50 whitespace tokens the ``alphabetic_words`` rule drops at each threshold."""
     body, thresholds = [], None
     for unit in UNITS:
         sweep = _unit(WIKITEXT, unit)["alphabetic_sweep"]
@@ -92,7 +92,8 @@ def language() -> str:
         example_lines += [f"- {unit}: `{text}`" for text in report["examples"]]
     report = _unit(WIKITEXT, "article")["language_id"]
     return (table(["documents", "non-blank documents", "dropped", "share", "CPU s", "model load CPU s"], body) +
-            f"\n\n`LanguageID(language=\"{report['language']}\", min_probability={report['min_probability']})` on "
+            f"\n\n`default_rules(only=[\"language_id\"], language=\"{report['language']}\", "
+            f"language_id={{\"min_probability\": {report['min_probability']}}})` on "
             f"the first {report['max_characters']:,} characters of each document. Dropped examples (seeded):\n\n" +
             "\n".join(example_lines))
 

@@ -4,6 +4,7 @@ import sys
 import types
 
 import pytest
+import torch
 from datasets import Dataset
 from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding, Trainer
@@ -12,14 +13,14 @@ from greennlp.budgets import BudgetCallback, PriceTag
 from greennlp.encoders import efficient_training_args, load_encoder
 
 
-def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2):
+def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2, device="cpu"):
     data = Dataset.from_dict(synthetic_sentiment(n, seed=1))
     data = data.map(lambda b: tokenizer(b["text"], padding=padding, max_length=20, truncation=True), batched=True)
     data = data.remove_columns("text").rename_column("label", "labels")
     model = load_encoder("tiny", num_labels=2, tokenizer=tokenizer, seed=0)
     args = efficient_training_args(
         str(tmp_path), num_train_epochs=epochs, per_device_train_batch_size=16, learning_rate=1e-3, bf16=False,
-        logging_strategy="no", seed=0,
+        logging_strategy="no", seed=0, use_cpu=device == "cpu",
     )
     trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=data,
                       data_collator=DataCollatorWithPadding(tokenizer), callbacks=[callback])
@@ -28,11 +29,16 @@ def _run(tmp_path, tokenizer, callback, padding, n=48, epochs=2):
     return data, model
 
 
-def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, analytic_flops, monkeypatch):
+def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, analytic_flops, monkeypatch, device):
     monkeypatch.setitem(sys.modules, "codecarbon", None)  # import codecarbon -> ImportError
     callback = BudgetCallback(flop_steps=2)
-    data, model = _run(tmp_path, tiny_tokenizer, callback, padding="max_length")
+    data, model = _run(tmp_path, tiny_tokenizer, callback, padding="max_length", device=device)
     tag = callback.price_tag_
+    # memory and energy of the device the Trainer trained on (use_cpu=True on a GPU machine is a CPU run)
+    assert torch.device(tag.device).type == torch.device(device).type
+    on_gpu = device != "cpu"
+    assert tag.memory_method.startswith("torch.cuda" if on_gpu else "max process RSS")
+    assert ("GPU" in tag.energy_method) == on_gpu
     saved = json.loads((tmp_path / "price_tag.json").read_text())
     assert saved["run_name"] == tag.run_name and saved["metrics"]["eval_loss"] == pytest.approx(tag.metrics["eval_loss"])
     assert PriceTag.load(tmp_path) == tag
@@ -52,11 +58,11 @@ def test_price_tag_is_complete_without_codecarbon(tmp_path, tiny_tokenizer, anal
     assert row.startswith(f"| {tag.run_name} |") and row.count("|") == PriceTag.markdown_header().split("\n")[0].count("|") + 1
 
 
-def test_extrapolation_with_dynamic_padding(tmp_path, tiny_tokenizer):
+def test_extrapolation_with_dynamic_padding(tmp_path, tiny_tokenizer, device):
     sampled = BudgetCallback(output_dir=tmp_path / "a", flop_steps=2, use_codecarbon=False)
-    _run(tmp_path / "a", tiny_tokenizer, sampled, padding=False)
+    _run(tmp_path / "a", tiny_tokenizer, sampled, padding=False, device=device)
     every = BudgetCallback(output_dir=tmp_path / "b", flop_steps=100, use_codecarbon=False)
-    _run(tmp_path / "b", tiny_tokenizer, every, padding=False)
+    _run(tmp_path / "b", tiny_tokenizer, every, padding=False, device=device)
     assert every.price_tag_.flops_measured_steps == every.price_tag_.optimizer_steps == 6
     assert sampled.price_tag_.padded_tokens_seen == every.price_tag_.padded_tokens_seen
     # batch lengths vary, attention is quadratic: extrapolating by tokens stays within 10% of measuring all

@@ -43,14 +43,15 @@ def make_curve(task, tokenizer, output_dir, model_init, **kwargs):
     return BudgetCurve(model_init, train, evals, output_dir, **settings)
 
 
-def test_runs_records_and_resumes_without_recomputation(task, tiny_tokenizer, tmp_path):
+def test_runs_records_and_resumes_without_recomputation(task, tiny_tokenizer, tmp_path, device):
     calls = []
 
     def model_init():
         calls.append(1)
         return load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer)
 
-    results = make_curve(task, tiny_tokenizer, tmp_path, model_init).run()
+    training_args = {**ARGS, "use_cpu": device == "cpu"}
+    results = make_curve(task, tiny_tokenizer, tmp_path, model_init, training_args=training_args).run()
     assert len(results) == 4 and len(calls) == 4  # three strategies at 0.5, one shared run at 1.0; one model each
     assert sorted(results["strategy"]) == ["ambiguous", "first_tenth_of_rows", "full", "random"]
     assert set(results.loc[results["fraction"] == 0.5, "n_train"]) == {60}
@@ -73,18 +74,19 @@ def test_runs_records_and_resumes_without_recomputation(task, tiny_tokenizer, tm
 
     stale = tmp_path / ".budget_curve.parquet.k1ll3d_x.parquet"  # what a run killed mid-write leaves
     stale.write_bytes(b"PAR1 half a table")
-    again = make_curve(task, tiny_tokenizer, tmp_path, must_not_train).run()
+    again = make_curve(task, tiny_tokenizer, tmp_path, must_not_train, training_args=training_args).run()
     pd.testing.assert_frame_equal(again, results)
     assert not stale.exists()
 
     # a larger plan trains only the new runs
     calls.clear()
-    grown = make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"], fractions=(0.25, 0.5, 1.0)).run()
+    grown = make_curve(task, tiny_tokenizer, tmp_path, model_init, strategies=["random"], fractions=(0.25, 0.5, 1.0),
+                       training_args=training_args).run()
     assert len(calls) == 1 and len(grown) == 5
     pd.testing.assert_frame_equal(grown.iloc[:4], results)
     assert grown.loc[grown["fraction"] == 0.25, "strategy"].tolist() == ["random"]
 
-    curve = make_curve(task, tiny_tokenizer, tmp_path, model_init)
+    curve = make_curve(task, tiny_tokenizer, tmp_path, model_init, training_args=training_args)
     summary = curve.summary()
     assert {"strategy", "fraction", "accuracy_dev_mean", "accuracy_dev_std", "train_flops_mean", "wall_time_s_mean",
             "runs"} <= set(summary)

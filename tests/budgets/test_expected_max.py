@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from greennlp._files import save_figure
-from greennlp.budgets import expected_max_performance, plot_expected_max
+from greennlp.budgets import expected_max_performance
+from greennlp.budgets.expected_max import plot_expected_max
 
 
 def test_hand_computed_three_scores():

@@ -66,7 +66,7 @@ def test_csv_with_label_names_maps_selects_and_refuses_other_data(tmp_path, capf
     assert run("select", output, data, "--region", "ambiguous", "--fraction", FRACTION, "--output", subset) == 0
     chosen = pd.read_json(subset, lines=True, dtype=False)
     assert len(chosen) == round(FRACTION * N) and list(chosen.columns) == list(frame.columns)
-    rows = sorted(data_map.select("ambiguous", fraction=FRACTION))
+    rows = sorted(data_map._select("ambiguous", fraction=FRACTION))
     assert chosen.to_dict("records") == frame.iloc[rows].to_dict("records")
     # the same rows in another format are the same data; other rows, or the same rows reordered, are not
     frame.to_parquet(tmp_path / "same.parquet")
@@ -109,7 +109,7 @@ def test_jsonl_with_integer_labels_and_an_id_column_without_plotly(tmp_path, cap
     assert run("select", output, shuffled, "--region", "easy", "--fraction", 0.2, "--output", subset) == 0
     chosen = pd.read_parquet(subset)
     assert len(chosen) == round(0.2 * N) and list(chosen.columns) == list(frame.columns)
-    assert set(chosen["review_id"]) == set(data_map.select("easy", fraction=0.2))
+    assert set(chosen["review_id"]) == set(data_map._select("easy", fraction=0.2))
     expected = frame.set_index("review_id").loc[chosen["review_id"]].reset_index()[list(frame.columns)]
     assert chosen.reset_index(drop=True).to_dict("records") == expected.to_dict("records")
     # one changed label makes it other data

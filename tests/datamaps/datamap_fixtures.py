@@ -5,7 +5,8 @@ from datasets import Dataset
 from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from greennlp.encoders import PaddingCollator, load_encoder
+from greennlp.encoders import load_encoder
+from greennlp.encoders.data import PaddingCollator
 
 
 def tiny_dataset(tokenizer, n: int = 45, seed: int = 1, flip: float = 0.0) -> Dataset:
@@ -45,12 +46,12 @@ def training_args(output_dir, **overrides) -> TrainingArguments:
 def make_trainer(model, tokenizer, dataset, output_dir, callbacks, processing_class=True, keep_ids=False,
                  **overrides) -> Trainer:
     """A Trainer with transformers' DataCollatorWithPadding. ``keep_ids=True``: the Trainer keeps every column
-    (remove_unused_columns=False) and PaddingCollator drops what it does not batch, so that the dataset the Trainer
+    (remove_unused_columns=False) and the library's padding collator drops what it does not batch, so that the dataset the Trainer
     batches still holds the ``guid`` column for ``DataMapCallback(id_column="guid")``."""
     collator = DataCollatorWithPadding(tokenizer)
     if keep_ids:
         overrides = {"remove_unused_columns": False, **overrides}
-        collator = PaddingCollator(tokenizer.pad_token_id, label_column="label")
+        collator = PaddingCollator(tokenizer, label_column="label")
     return Trainer(
         model=model, args=training_args(output_dir, **overrides), train_dataset=dataset,
         data_collator=collator, callbacks=callbacks,

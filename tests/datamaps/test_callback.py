@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 from datamap_fixtures import frozen_model, make_trainer, tiny_dataset, training_args
+from devices import to_device
 from transformers import DataCollatorWithPadding, Trainer
 
 from greennlp.datamaps import DataMap, DataMapCallback, DataMapError
@@ -14,13 +15,13 @@ def clean_p_gold(model, tokenizer, dataset) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         batch = DataCollatorWithPadding(tokenizer)([{"input_ids": ids} for ids in dataset["input_ids"]])
-        probabilities = torch.softmax(model(**batch).logits.float(), -1).numpy()
+        probabilities = torch.softmax(model(**to_device(batch, model.device)).logits.float(), -1).cpu().numpy()
     return probabilities[np.arange(len(dataset)), dataset["label"]]
 
 
 @pytest.mark.parametrize("processing_class", [True, False])
 def test_exactly_once_under_shuffle_accumulation_partial_batch_and_length_grouping(
-    tiny_tokenizer, dataset, tmp_path, processing_class
+    tiny_tokenizer, dataset, tmp_path, processing_class, device
 ):
     # 45 examples, batch 4, accumulation 3: a partial last batch and a partial last accumulation window.
     model = frozen_model(tiny_tokenizer)
@@ -28,7 +29,7 @@ def test_exactly_once_under_shuffle_accumulation_partial_batch_and_length_groupi
     trainer = make_trainer(
         model, tiny_tokenizer, dataset, tmp_path / "run", [callback], processing_class=processing_class,
         learning_rate=0.0, gradient_accumulation_steps=3, train_sampling_strategy="group_by_length",
-        keep_ids=True, num_train_epochs=3,
+        keep_ids=True, num_train_epochs=3, use_cpu=device == "cpu",
     )
     trainer.train()
     data_map = DataMap.load(tmp_path / "map")
@@ -55,10 +56,11 @@ def test_identical_inputs_are_each_recorded_once(tiny_tokenizer, tmp_path):
     assert len(table) == 23 and (table["observations"] == 2).all()
 
 
-def test_eval_mode_with_snapshots_records_clean_passes(tiny_tokenizer, dataset, tmp_path):
+def test_eval_mode_with_snapshots_records_clean_passes(tiny_tokenizer, dataset, tmp_path, device):
     model = frozen_model(tiny_tokenizer)
     callback = DataMapCallback(tmp_path / "map", mode="eval", snapshots_per_epoch=2, store_probabilities=True)
-    make_trainer(model, tiny_tokenizer, dataset, tmp_path / "run", [callback], learning_rate=0.0).train()
+    make_trainer(model, tiny_tokenizer, dataset, tmp_path / "run", [callback], learning_rate=0.0,
+                 use_cpu=device == "cpu").train()
     data_map = DataMap.load(tmp_path / "map")
     assert data_map.metadata["mode"] == "eval"
     assert (data_map.table["observations"] == 4).all()  # 2 epochs x 2 snapshots
@@ -66,11 +68,12 @@ def test_eval_mode_with_snapshots_records_clean_passes(tiny_tokenizer, dataset, 
     np.testing.assert_allclose(data_map.table["confidence"], clean_p_gold(model, tiny_tokenizer, dataset), atol=2e-5)
 
 
-def test_learning_model_moves_the_map(tiny_tokenizer, dataset, tmp_path):
+def test_learning_model_moves_the_map(tiny_tokenizer, dataset, tmp_path, device):
     callback = DataMapCallback(tmp_path / "map")
     model = frozen_model(tiny_tokenizer)
     make_trainer(model, tiny_tokenizer, dataset, tmp_path / "run", [callback], learning_rate=5e-3,
-                 num_train_epochs=3).train()
+                 num_train_epochs=3, use_cpu=device == "cpu").train()
+    assert model.device.type == torch.device(device).type
     table = DataMap.load(tmp_path / "map").table
     assert table["variability"].mean() > 0.01
     assert set(table["region"]) <= {"ambiguous", "easy-to-learn", "hard-to-learn"}
@@ -90,10 +93,11 @@ class StopAt:
         return _Stop()
 
 
-def test_resume_from_checkpoint_gives_the_uninterrupted_map(tiny_tokenizer, dataset, tmp_path):
+def test_resume_from_checkpoint_gives_the_uninterrupted_map(tiny_tokenizer, dataset, tmp_path, device):
     # Random order (the default sampler is seeded per epoch, so a resumed run replays the same order).
     # transformers' length-grouped sampler draws from the global RNG and does not replay on mid-epoch resume.
-    settings = dict(learning_rate=5e-3, num_train_epochs=3, save_strategy="steps", save_steps=5)
+    settings = dict(learning_rate=5e-3, num_train_epochs=3, save_strategy="steps", save_steps=5,
+                    use_cpu=device == "cpu")
     make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "a",
                  [DataMapCallback(tmp_path / "map_a")], **settings).train()
     # 12 steps per epoch: stop after step 17 would be mid-epoch 1; checkpoints every 5 steps -> stop at 15.
@@ -107,6 +111,27 @@ def test_resume_from_checkpoint_gives_the_uninterrupted_map(tiny_tokenizer, data
     for column in ("confidence", "variability", "correctness", "aum"):
         np.testing.assert_allclose(a[column], b[column], atol=1e-4, err_msg=column)
     assert not list((tmp_path / "map_b" / "partial").glob("*.parquet"))
+
+
+def test_gold_labels_read_from_the_dataset_meet_the_logits_on_the_device(tiny_tokenizer, dataset, tmp_path, device):
+    """A loss that keeps the labels from the model (distillation, a custom loss): the callback reads the gold labels
+    from the dataset, on the host, while the logits sit on the model's device."""
+
+    class OwnLoss(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            loss = torch.nn.functional.cross_entropy(outputs.logits, labels)
+            return (loss, outputs) if return_outputs else loss
+
+    model = frozen_model(tiny_tokenizer)
+    trainer = OwnLoss(model=model, args=training_args(tmp_path / "run", learning_rate=0.0, use_cpu=device == "cpu"),
+                      train_dataset=dataset, data_collator=DataCollatorWithPadding(tiny_tokenizer),
+                      callbacks=[DataMapCallback(tmp_path / "map")])
+    trainer.train()
+    table = DataMap.load(tmp_path / "map").table
+    assert (table["observations"] == 2).all() and table["gold"].tolist() == dataset["label"]
+    np.testing.assert_allclose(table["confidence"], clean_p_gold(model, tiny_tokenizer, dataset), atol=2e-5)
 
 
 # --- bad input: clear errors, never a silent empty map ---------------------------------------------------
@@ -162,7 +187,7 @@ def test_an_id_column_the_trainer_removed_names_the_setting_that_keeps_it(tiny_t
     drops every column model.forward does not take, the id column too."""
     trainer = make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "r",
                            [DataMapCallback(tmp_path / "m", id_column="guid")])
-    with pytest.raises(DataMapError, match=r"'guid' is not a column.*remove_unused_columns=False.*PaddingCollator"):
+    with pytest.raises(DataMapError, match=r"'guid' is not a column.*keep_columns=\('guid',\).*remove_unused_columns=False"):
         trainer.train()
     assert not list((tmp_path / "m").glob("*.parquet"))
 

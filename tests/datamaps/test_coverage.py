@@ -62,15 +62,15 @@ def test_data_map_select_coverage_ranks_by_aum_and_refuses_other_columns():
 def test_mixed_selection_takes_the_share_at_random_from_the_other_region():
     data_map = random_map()
     table = data_map.table
-    ids = data_map.select("ambiguous", fraction=0.33, mix={"easy": 0.25}, seed=0)
+    ids = data_map._select("ambiguous", fraction=0.33, mix={"easy": 0.25}, seed=0)
     assert len(ids) == 99 and ids.is_unique
     regions = table.loc[ids, "region"].value_counts()
     assert regions["easy-to-learn"] == 25 and regions["ambiguous"] == 74
     ambiguous = ids[table.loc[ids, "region"].to_numpy() == "ambiguous"]
-    assert set(ambiguous) == set(data_map.select("ambiguous", fraction=74 / 300))  # the most variable ones
-    assert list(ids) == list(data_map.select("ambiguous", fraction=0.33, mix={"easy": 0.25}, seed=0))
+    assert set(ambiguous) == set(data_map._select("ambiguous", fraction=74 / 300))  # the most variable ones
+    assert list(ids) == list(data_map._select("ambiguous", fraction=0.33, mix={"easy": 0.25}, seed=0))
     # no share: the plain region selection
-    assert list(data_map.select("ambiguous", fraction=0.33, mix={})) == list(data_map.select("ambiguous",
+    assert list(data_map._select("ambiguous", fraction=0.33, mix={})) == list(data_map._select("ambiguous",
                                                                                                 fraction=0.33))
 
 
@@ -81,17 +81,17 @@ def test_mixed_selection_through_select_by_region_and_its_errors():
     subset = select_by_region(dataset, data_map, "ambiguous", fraction=0.5, mix={"hard": 0.2}, seed=3)
     assert len(subset) == 20
     with pytest.raises(ValueError, match="fraction"):
-        data_map.select("ambiguous", mix={"easy": 0.25})
+        data_map._select("ambiguous", mix={"easy": 0.25})
     with pytest.raises(ValueError, match="threshold"):
-        data_map.select("ambiguous", threshold=0.1, mix={"easy": 0.25})
+        data_map._select("ambiguous", threshold=0.1, mix={"easy": 0.25})
     with pytest.raises(ValueError, match="other regions"):
-        data_map.select("ambiguous", fraction=0.3, mix={"ambiguous": 0.5})
+        data_map._select("ambiguous", fraction=0.3, mix={"ambiguous": 0.5})
     with pytest.raises(ValueError, match="other regions"):
-        data_map.select("ambiguous", fraction=0.3, mix={"easy": 0.7, "hard": 0.7})
+        data_map._select("ambiguous", fraction=0.3, mix={"easy": 0.7, "hard": 0.7})
     with pytest.raises(ValueError, match="Unknown region"):
-        data_map.select("ambiguous", fraction=0.3, mix={"medium": 0.2})
+        data_map._select("ambiguous", fraction=0.3, mix={"medium": 0.2})
     with pytest.raises(ValueError, match="the map has"):
-        data_map.select("ambiguous", fraction=1.0, mix={"hard": 1.0})
+        data_map._select("ambiguous", fraction=1.0, mix={"hard": 1.0})
 
 
 @pytest.mark.parametrize("strata", [float("nan"), 2.5, 0, True, "10"])

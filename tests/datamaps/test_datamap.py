@@ -31,30 +31,30 @@ def test_count_for_fraction_rounds_half_up():
 def test_select_regions_follow_the_paper_sort_orders_within_the_region():
     data_map = random_map(n=100)
     table = data_map.table
-    ambiguous = data_map.select("ambiguous", fraction=0.33)
+    ambiguous = data_map._select("ambiguous", fraction=0.33)
     assert len(ambiguous) == 33 and (table.loc[ambiguous, "region"] == "ambiguous").all()
     assert table.loc[ambiguous, "variability"].min() >= table.drop(ambiguous)["variability"].max()
     for region, name, highest in (("easy", "easy-to-learn", True), ("hard-to-learn", "hard-to-learn", False)):
         column = "confidence"
         members = table[table["region"] == name]
-        chosen = data_map.select(region, fraction=0.03)
+        chosen = data_map._select(region, fraction=0.03)
         assert len(chosen) == 3 and set(chosen) <= set(members.index)
         rest = members.drop(chosen)[column]
         assert (table.loc[chosen, column].min() >= rest.max()) if highest else (
             table.loc[chosen, column].max() <= rest.min())
-    by_threshold = data_map.select("easy-to-learn", threshold=0.5)
+    by_threshold = data_map._select("easy-to-learn", threshold=0.5)
     easy = table[table["region"] == "easy-to-learn"]
     assert set(by_threshold) == set(easy.index[easy["confidence"] >= 0.5])
     with pytest.raises(ValueError, match="Unknown region"):
-        data_map.select("confusing", fraction=0.3)
+        data_map._select("confusing", fraction=0.3)
     with pytest.raises(ValueError, match="at most one"):
-        data_map.select("ambiguous", fraction=0.3, threshold=0.1)
+        data_map._select("ambiguous", fraction=0.3, threshold=0.1)
 
 
 def test_ties_are_broken_reproducibly_by_seed():
     data_map = DataMap.from_arrays(np.full((10, 2), 0.5), np.ones((10, 2), bool), np.zeros((10, 2)), np.zeros(10))
-    assert list(data_map.select("ambiguous", fraction=0.3, seed=1)) == list(data_map.select("ambiguous", fraction=0.3, seed=1))
-    picks = {tuple(data_map.select("ambiguous", fraction=0.3, seed=s)) for s in range(5)}
+    assert list(data_map._select("ambiguous", fraction=0.3, seed=1)) == list(data_map._select("ambiguous", fraction=0.3, seed=1))
+    picks = {tuple(data_map._select("ambiguous", fraction=0.3, seed=s)) for s in range(5)}
     assert len(picks) > 1  # ties are not always resolved towards the lowest ids
 
 
@@ -80,11 +80,11 @@ def test_cartography_jsonl_round_trip(tmp_path):
                                   expected.table.sort_index().drop(columns="region"), check_names=False, atol=1e-6)
 
 
-def test_load_equals_from_arrays_and_export(tiny_tokenizer, tmp_path):
+def test_load_equals_from_arrays_and_export(tiny_tokenizer, tmp_path, device):
     dataset = tiny_dataset(tiny_tokenizer, n=24)
     callback = DataMapCallback(tmp_path / "map", store_probabilities=True, id_column="guid")
     make_trainer(frozen_model(tiny_tokenizer, num_labels=3), tiny_tokenizer, dataset, tmp_path / "run", [callback],
-                 learning_rate=1e-2, num_train_epochs=3, keep_ids=True).train()
+                 learning_rate=1e-2, num_train_epochs=3, keep_ids=True, use_cpu=device == "cpu").train()
     loaded = DataMap.load(tmp_path / "map")
     paths = loaded.to_cartography_jsonl(tmp_path / "export")
     assert [p.name for p in paths] == [f"dynamics_epoch_{e}.jsonl" for e in range(3)]

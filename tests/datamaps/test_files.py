@@ -61,7 +61,7 @@ def test_a_reordered_dataset_is_matched_by_content_or_refused(tiny_tokenizer, tm
     make_trainer(frozen_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run",
                  [DataMapCallback(tmp_path / "map")], learning_rate=1e-2, num_train_epochs=2).train()
     data_map = DataMap.load(tmp_path / "map")  # keyed by row position, with token fingerprints
-    expected = sorted(np.asarray(dataset["guid"])[np.asarray(data_map.select("ambiguous", fraction=0.33))])
+    expected = sorted(np.asarray(dataset["guid"])[np.asarray(data_map._select("ambiguous", fraction=0.33))])
     in_order = select_by_region(dataset, data_map, "ambiguous", fraction=0.33)
     shuffled = select_by_region(dataset.shuffle(seed=1), data_map, "ambiguous", fraction=0.33)
     assert sorted(in_order["guid"]) == sorted(shuffled["guid"]) == expected

@@ -47,7 +47,7 @@ def test_one_epoch_map_has_no_regions_and_refuses_variability_selection(caplog, 
     assert "observed once" in warnings_of(caplog) and "snapshots_per_epoch" in warnings_of(caplog)
     for region in ("ambiguous", "easy-to-learn", "hard"):
         with pytest.raises(ValueError, match="no regions.*observed once.*snapshots_per_epoch"):
-            data_map.select(region, fraction=0.33)
+            data_map._select(region, fraction=0.33)
         with pytest.raises(ValueError, match="snapshots_per_epoch"):
             select_by_region(dataset, data_map, region)
     with pytest.raises(ValueError, match="Cannot rank by variability.*snapshots_per_epoch"):
@@ -61,7 +61,7 @@ def test_one_epoch_map_has_no_regions_and_refuses_variability_selection(caplog, 
         loaded = DataMap.load(tmp_path / "map")
     assert loaded.table["region"].isna().all() and "no regions" in warnings_of(caplog)
     with pytest.raises(ValueError, match="snapshots_per_epoch"):
-        loaded.select("ambiguous")
+        loaded._select("ambiguous")
 
 
 def test_examples_observed_once_have_no_region_in_a_longer_map(caplog):
@@ -76,7 +76,7 @@ def test_examples_observed_once_have_no_region_in_a_longer_map(caplog):
     assert "6 of the 30 examples were observed once" in warnings_of(caplog)
     variability = data_map.scores("variability")
     assert variability.iloc[:6].isna().all() and variability.iloc[6:].notna().all()
-    selected = data_map.select("ambiguous", fraction=0.5)  # more than the region: extras never observed once
+    selected = data_map._select("ambiguous", fraction=0.5)  # more than the region: extras never observed once
     assert len(selected) == 15 and not set(selected) & set(range(6))
 
 
@@ -85,7 +85,7 @@ def test_snapshots_within_one_epoch_give_regions():
     p_gold = rng.uniform(size=(9, 2))  # two snapshots of one epoch: mode="eval", snapshots_per_epoch=2
     data_map = DataMap.from_arrays(p_gold, p_gold > 0.5, 2 * p_gold - 1, np.zeros(9), metadata={"epochs_used": [0, 0]})
     assert (data_map.table["region"] == "ambiguous").sum() == 3
-    assert len(data_map.select("ambiguous")) == 3
+    assert len(data_map._select("ambiguous")) == 3
 
 
 # --- 2. examples never recorded ------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_examples_never_recorded_get_nan_metrics_and_no_region(caplog, tmp_path)
     never = data_map.table.loc[[2, 7]]
     assert never[["confidence", "variability", "correctness", "aum"]].isna().all().all()
     assert never["region"].isna().all() and (never["observations"] == 0).all()
-    assert not set(data_map.select("hard-to-learn", fraction=0.8)[:8]) & {2, 7}  # ranked last, if at all
+    assert not set(data_map._select("hard-to-learn", fraction=0.8)[:8]) & {2, 7}  # ranked last, if at all
 
     data_map.save(tmp_path / "map")
     with caplog.at_level(logging.WARNING, logger=LOGGER):

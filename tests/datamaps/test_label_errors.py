@@ -25,12 +25,13 @@ def test_lowest_scores_rank_first_and_unrecorded_examples_are_left_out():
         data_map.label_errors(count=-1)
 
 
-def test_injected_label_flips_rank_first(tiny_tokenizer, tmp_path):
+def test_injected_label_flips_rank_first(tiny_tokenizer, tmp_path, device):
     """15% flipped labels on a learnable task: precision at the noise rate far above chance (0.15)."""
     dataset = tiny_dataset(tiny_tokenizer, n=300, seed=7, flip=0.15)
     callback = DataMapCallback(tmp_path / "map", id_column="guid")
     make_trainer(one_layer_model(tiny_tokenizer), tiny_tokenizer, dataset, tmp_path / "run", [callback],
-                 learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=16, keep_ids=True).train()
+                 learning_rate=1e-3, num_train_epochs=5, per_device_train_batch_size=16, keep_ids=True,
+                 use_cpu=device == "cpu").train()
     data_map = DataMap.load(tmp_path / "map")
     flipped = set(np.asarray(dataset["guid"])[np.asarray(dataset["flipped"])])
     for by in ("aum", "confidence"):

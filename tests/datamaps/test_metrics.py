@@ -7,14 +7,15 @@ from greennlp.datamaps import DataMap
 from greennlp.datamaps.metrics import el2n, gold_statistics, metrics_from_arrays
 
 
-def test_gold_statistics_by_hand():
-    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 1.0]])
+def test_gold_statistics_by_hand(device):
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 1.0]], device=device)
+    # gold on the host, as DataMapCallback reads it from the dataset when the batch has no labels
     stats = gold_statistics(logits, torch.tensor([0, 2]))
     expected_p = np.exp([2.0, 1.0]) / np.array([np.exp([2, 0, -1]).sum(), np.exp([0, 3, 1]).sum()])
-    np.testing.assert_allclose(stats["p_gold"].numpy(), expected_p, rtol=1e-6)
+    np.testing.assert_allclose(stats["p_gold"].cpu().numpy(), expected_p, rtol=1e-6)
     assert stats["correct"].tolist() == [True, False]
     # margin = gold logit - largest other logit
-    np.testing.assert_allclose(stats["margin"].numpy(), [2.0 - 0.0, 1.0 - 3.0])
+    np.testing.assert_allclose(stats["margin"].cpu().numpy(), [2.0 - 0.0, 1.0 - 3.0])
 
 
 def test_metric_table_by_hand():
@@ -58,6 +59,16 @@ def test_variability_matches_numpy_population_std():
     table = metrics_from_arrays(p, p > 0.5, rng.normal(size=(50, 7)), gold=np.zeros(50))
     np.testing.assert_allclose(table["variability"], p.std(axis=1, ddof=0), atol=1e-9)
     np.testing.assert_allclose(table["confidence"], p.mean(axis=1))
+
+
+def test_from_logits_takes_tensors_on_any_device(device):
+    rng = np.random.default_rng(2)
+    logits, gold = rng.normal(size=(6, 2, 3)).astype(np.float32), rng.integers(0, 3, size=6)
+    expected = DataMap.from_logits(logits, gold).table
+    on_device = DataMap.from_logits(torch.from_numpy(logits).to(device), torch.from_numpy(gold).to(device))
+    np.testing.assert_allclose(on_device.table["confidence"], expected["confidence"], rtol=1e-6)
+    bf16 = DataMap.from_logits(torch.from_numpy(logits).to(device).bfloat16(), gold)  # numpy cannot read bf16
+    np.testing.assert_allclose(bf16.table["confidence"], expected["confidence"], atol=2e-2)
 
 
 def test_from_logits_matches_from_arrays_and_el2n():

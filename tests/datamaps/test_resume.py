@@ -11,9 +11,10 @@ from datamap_fixtures import frozen_model, make_trainer, tiny_dataset
 from transformers import TrainerCallback
 
 from greennlp._files import exclusive_folder
-from greennlp.datamaps import REGIONS, DataMap, DataMapCallback, DataMapError
+from greennlp.datamaps import DataMap, DataMapCallback, DataMapError
 from greennlp.datamaps import recorder as recorder_module
 from greennlp.datamaps.recorder import DynamicsRecorder
+from greennlp.datamaps.regions import REGIONS
 from greennlp.datamaps.storage import epoch_path, read_metadata, read_table, write_table
 
 # 45 examples, batch 8: 6 steps per epoch. A learning model, so a record from the wrong step or epoch shows.

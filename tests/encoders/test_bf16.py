@@ -1,8 +1,7 @@
 import pytest
 
 import greennlp.encoders.models as models
-from greennlp.encoders import bf16_supported
-from greennlp.encoders.models import cpu_bf16_speedup
+from greennlp.encoders.models import bf16_supported, cpu_bf16_speedup
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("yes", True), ("0", False), ("false", False)])

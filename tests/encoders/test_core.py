@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from greennlp.encoders import (
-    MINIATURE_SIZES,
     efficient_training_args,
     embed,
     load_benchmark,
     load_encoder,
     train_wordpiece_tokenizer,
 )
+from greennlp.encoders.models import MINIATURE_SIZES
 
 
 def test_miniature_sizes_follow_turc_et_al(tiny_tokenizer):
@@ -37,8 +37,8 @@ def test_tokenizer_is_bert_like(tiny_tokenizer):
     assert tiny_tokenizer.pad_token_id is not None and tiny_tokenizer.mask_token_id is not None
 
 
-def test_embed_keeps_input_order_and_normalises(tiny_tokenizer):
-    model = load_encoder("tiny", tokenizer=tiny_tokenizer, seed=0)
+def test_embed_keeps_input_order_and_normalises(tiny_tokenizer, device):
+    model = load_encoder("tiny", tokenizer=tiny_tokenizer, seed=0).to(device)
     texts = ["a much longer sentence about a good film", "bad", "the plot"]
     vectors = embed(texts, model, tiny_tokenizer, batch_size=2)
     assert vectors.shape == (3, 128)
@@ -47,11 +47,33 @@ def test_embed_keeps_input_order_and_normalises(tiny_tokenizer):
     torch.testing.assert_close(torch.from_numpy(single[0]), torch.from_numpy(vectors[1]), atol=1e-5, rtol=1e-4)
 
 
-def test_efficient_training_args(tmp_path):
+def test_efficient_training_args(tmp_path, monkeypatch):
     args = efficient_training_args(str(tmp_path), num_train_epochs=2)
     assert args.train_sampling_strategy == "group_by_length"
     assert args.num_train_epochs == 2
     assert efficient_training_args(str(tmp_path), bf16=False).bf16 is False
+    # use_cpu=True on a machine with a GPU: the settings are the CPU's (no bf16 there unless it pays, no workers)
+    monkeypatch.setenv("GREENNLP_CPU_BF16", "0")
+    on_cpu = efficient_training_args(str(tmp_path), use_cpu=True)
+    assert on_cpu.device.type == "cpu" and on_cpu.bf16 is False and on_cpu.dataloader_num_workers == 0
+
+
+def test_fine_tune_trains_and_predicts_on_the_device(tiny_tokenizer, device):
+    from datasets import Dataset
+    from synthetic import synthetic_sentiment
+
+    from greennlp.encoders import accuracy, fine_tune
+    from greennlp.encoders.finetune import predict_proba
+
+    train = Dataset.from_dict(synthetic_sentiment(64, seed=3))
+    model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
+    trainer = fine_tune(model, tiny_tokenizer, train, epochs=1, batch_size=16, learning_rate=1e-3, bf16=False,
+                        max_length=32, use_cpu=device == "cpu")
+    assert trainer.model.device.type == torch.device(device).type
+    probabilities = predict_proba(trainer.model, tiny_tokenizer, train["text"][:10], batch_size=4)
+    assert probabilities.shape == (10, 2)
+    torch.testing.assert_close(torch.from_numpy(probabilities).sum(1), torch.ones(10, dtype=torch.float64))
+    assert 0 <= accuracy(trainer.model, tiny_tokenizer, train) <= 1
 
 
 def test_load_benchmark_from_shared_data(shared_data):

@@ -5,8 +5,8 @@ from datasets import Dataset
 from synthetic import synthetic_sentiment
 from transformers import DataCollatorWithPadding
 
-from greennlp.encoders import PaddingCollator, tokenize_dataset
-from greennlp.encoders.data import length_grouped_order
+from greennlp.encoders import fine_tune, load_encoder, tokenize_dataset
+from greennlp.encoders.data import PaddingCollator, length_grouped_order, pad_columns
 
 
 @pytest.fixture()
@@ -65,16 +65,65 @@ def test_smaller_megabatches_trade_padding_for_variety(texts, tiny_tokenizer):
 def test_padding_collator_matches_hf_collator(texts, tiny_tokenizer):
     encoded = tokenize_dataset(texts, tiny_tokenizer)
     features = [encoded[i] for i in range(20)]
-    ours = PaddingCollator(tiny_tokenizer.pad_token_id)(features)
+    ours = PaddingCollator(tiny_tokenizer)(features)
     theirs = DataCollatorWithPadding(tiny_tokenizer)([{k: v for k, v in f.items() if k != "num_tokens"} for f in features])
     assert set(ours) == set(theirs)
     for key in theirs:
         assert torch.equal(ours[key], theirs[key]), key
-    rounded = PaddingCollator(tiny_tokenizer.pad_token_id, pad_to_multiple_of=8)(features)
+    rounded = PaddingCollator(tiny_tokenizer, pad_to_multiple_of=8)(features)
     assert rounded["input_ids"].shape[1] % 8 == 0
     assert torch.equal(rounded["attention_mask"].sum(1), ours["attention_mask"].sum(1))
     with pytest.raises(ValueError, match="empty batch"):
-        PaddingCollator()([])
+        PaddingCollator(pad_token_id=0)([])
+    with pytest.raises(TypeError, match=r"takes the tokenizer.*got int 0.*PaddingCollator\(tokenizer\)"):
+        PaddingCollator(0)  # the pad token id alone cannot say on which side to pad
+    with pytest.raises(ValueError, match=r"padding_side='middle'.*\('right', 'left'\)"):
+        PaddingCollator(pad_token_id=0, padding_side="middle")
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_padding_honours_the_tokenizers_padding_side(texts, tiny_tokenizer, side):
+    """The library's padding collator and transformers' DataCollatorWithPadding give the same batch on either
+    side, pad ids and pad_to_multiple_of included (greennlp used to pad on the right whatever the tokenizer said)."""
+    encoded = tokenize_dataset(texts, tiny_tokenizer)
+    features = [encoded[i] for i in range(12)]
+    plain = [{k: v for k, v in f.items() if k != "num_tokens"} for f in features]
+    original = tiny_tokenizer.padding_side
+    tiny_tokenizer.padding_side = side
+    try:
+        for multiple in (None, 8):
+            ours = PaddingCollator(tiny_tokenizer, pad_to_multiple_of=multiple)(features)
+            theirs = DataCollatorWithPadding(tiny_tokenizer, pad_to_multiple_of=multiple)(plain)
+            assert set(ours) == set(theirs)
+            for key in theirs:
+                assert torch.equal(ours[key], theirs[key]), (side, multiple, key)
+    finally:
+        tiny_tokenizer.padding_side = original
+    short = int(np.argmin([len(f["input_ids"]) for f in features]))
+    padded_at = 0 if side == "left" else -1
+    assert ours["attention_mask"][short, padded_at] == 0 and ours["input_ids"][short, padded_at] == tiny_tokenizer.pad_token_id
+    left = pad_columns([{"input_ids": [5, 6]}, {"input_ids": [7]}], {"input_ids": 0}, padding_side="left")
+    assert left["input_ids"].tolist() == [[5, 6], [0, 7]] and left["attention_mask"].tolist() == [[1, 1], [0, 1]]
+    with pytest.raises(ValueError, match="no pad token"):
+        pad_columns([{"input_ids": [5, 6]}, {"input_ids": [7]}], {"input_ids": None})
+
+
+def test_fine_tune_takes_tokenized_data_and_an_optimizer(texts, tiny_tokenizer):
+    data = texts.select(range(64))
+    model = load_encoder("tiny", tokenizer=tiny_tokenizer, seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    before = [p.detach().clone() for p in model.parameters()]
+    trainer = fine_tune(model, tiny_tokenizer, tokenize_dataset(data, tiny_tokenizer), epochs=1, batch_size=16,
+                        optimizers=(optimizer, None), bf16=False)
+    assert getattr(trainer.optimizer, "optimizer", trainer.optimizer) is optimizer  # accelerate may wrap it
+    assert trainer.state.global_step == 4
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    with pytest.raises(ValueError, match=r"neither the text column 'text' nor input_ids.*\['sentence', 'label'\]"):
+        fine_tune(model, tiny_tokenizer, data.rename_column("text", "sentence"), epochs=1)
+    with pytest.raises(ValueError, match=r"optimizers=\.\.\.\) got a SGD; give Trainer's pair \(optimizer, scheduler\)"):
+        fine_tune(model, tiny_tokenizer, data, epochs=1, optimizers=optimizer)
+    with pytest.raises(ValueError, match="tokenizer=None"):
+        fine_tune(model, None, data, epochs=1)
 
 
 def test_shuffled_batches_keep_grouping_and_lose_the_length_trend():

@@ -28,3 +28,17 @@ def test_int8_unwraps_trainer_autocast(tiny_tokenizer):
     quantized = quantize_int8(model)
     batch = tiny_tokenizer(["a good film", "bad plot"], padding=True, return_tensors="pt")
     assert quantized(**batch).logits.dtype == torch.float32
+
+
+def test_accuracy_of_an_int8_model_where_bf16_measures_faster(tiny_tokenizer, monkeypatch):
+    """predict_proba autocasts to bf16 where bf16 measures faster; int8 layers take float32 and must not be
+    autocast (they raised 'expected scalar type Float but found BFloat16')."""
+    from datasets import Dataset
+
+    import greennlp.encoders.finetune as finetune
+    from greennlp.encoders import accuracy
+
+    monkeypatch.setattr(finetune, "bf16_supported", lambda device=None: True)
+    model = load_encoder("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0).eval()
+    data = Dataset.from_dict(synthetic_sentiment(16, seed=3))
+    assert accuracy(quantize_int8(model), tiny_tokenizer, data, per_example=True).shape == (16,)

@@ -80,6 +80,8 @@ def test_parameters_are_checked_in_fit_with_the_value_named(tiny_bert_path, tiny
         LinearProbe(tiny_bert_path, batch_size=0).fit(tiny_train)
     with pytest.raises(ValueError, match="max_pairs"):
         ContrastiveClassifier(tiny_bert_path, max_pairs=1).fit(tiny_train)
+    with pytest.raises(ValueError, match=r"LinearProbe\(device='gpu0'\): give a torch device"):
+        LinearProbe(tiny_bert_path, device="gpu0").fit(tiny_train)
 
 
 def test_string_and_float_labels_are_refused_with_the_fix(tiny_bert_path, tiny_train):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from greennlp.encoders import load_tokenizer
 from greennlp.fewshot import InContextClassifier, PatternClassifier, sample_k_shot
@@ -8,18 +9,21 @@ SENTIMENT = {0: "bad", 1: "good"}
 
 
 @pytest.mark.parametrize("epochs", [0, 1])
-def test_pattern_round_trip_zero_and_few_shot(epochs, tiny_bert_path, tiny_train, tiny_test):
+def test_pattern_round_trip_zero_and_few_shot(epochs, tiny_bert_path, tiny_train, tiny_test, device):
     templates = ["{text} It was {mask}.", "{mask} : {text}"]
     model = PatternClassifier(tiny_bert_path, verbalizer=SENTIMENT, templates=templates, num_epochs=epochs,
-                              learning_rate=1e-3, seed=0, bf16=False).fit(tiny_train)
+                              learning_rate=1e-3, seed=0, bf16=False, device=device).fit(tiny_train)
+    assert model.model_.device.type == torch.device(device).type
     probabilities = model.predict_proba(tiny_test["text"])
     assert probabilities.shape == (len(tiny_test), 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
     assert set(model.predict(tiny_test["text"])) <= {0, 1}
     assert (model.num_trainable_parameters_ > 0) == (epochs > 0)
     again = PatternClassifier(tiny_bert_path, verbalizer=SENTIMENT, templates=templates, num_epochs=epochs,
-                              learning_rate=1e-3, seed=0, bf16=False).fit(tiny_train)
-    np.testing.assert_allclose(again.predict_proba(tiny_test["text"]), probabilities, atol=1e-5)
+                              learning_rate=1e-3, seed=0, bf16=False, device=device).fit(tiny_train)
+    # bit for bit on the CPU; a GPU's backward pass may add up in another order
+    np.testing.assert_allclose(again.predict_proba(tiny_test["text"]), probabilities,
+                               atol=1e-5 if device == "cpu" else 1e-4)
 
 
 def test_pattern_zero_shot_without_data_matches_zero_epochs(tiny_bert_path, tiny_train, tiny_test):
@@ -41,13 +45,14 @@ def test_pattern_input_keeps_mask_and_template_when_text_is_long(tiny_bert_path)
     assert ids[-len(tail) :] == tail and ids[0] == tokenizer.cls_token_id
 
 
-def test_pattern_full_vocabulary_head_gives_the_same_scores(tiny_bert_path, tiny_test):
-    model = PatternClassifier(tiny_bert_path, verbalizer=SENTIMENT).fit(None)
+def test_pattern_full_vocabulary_head_gives_the_same_scores(tiny_bert_path, tiny_test, device):
+    model = PatternClassifier(tiny_bert_path, verbalizer=SENTIMENT, device=device).fit(None)
     fast = model._class_logits(tiny_test["text"][:4], 0)
     batch = model.tokenizer_.pad({"input_ids": [model.encode(t) for t in tiny_test["text"][:4]]}, return_tensors="pt")
+    batch = batch.to(device)
     logits = model.model_(**batch).logits[batch["input_ids"] == model.tokenizer_.mask_token_id]
     expected = logits[:, [model.label_ids_[0][0][0], model.label_ids_[0][1][0]]]
-    np.testing.assert_allclose(fast.detach().numpy(), expected.detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(fast.detach().cpu().numpy(), expected.detach().cpu().numpy(), atol=1e-4)
 
 
 def test_templates_without_mask_or_text_are_rejected(tiny_bert_path):
@@ -88,30 +93,31 @@ ICL = {"verbalizer": {0: "negative", 1: "positive"}}
 
 
 @pytest.mark.parametrize("calibrate", [False, True])
-def test_in_context_round_trip(calibrate, tiny_gpt2_path, tiny_train, tiny_test):
+def test_in_context_round_trip(calibrate, tiny_gpt2_path, tiny_train, tiny_test, device):
     train = sample_k_shot(tiny_train, 2, seed=0)
-    model = InContextClassifier(tiny_gpt2_path, num_demonstrations=2, calibrate=calibrate, **ICL).fit(train)
+    model = InContextClassifier(tiny_gpt2_path, num_demonstrations=2, calibrate=calibrate, device=device,
+                                **ICL).fit(train)
+    assert model.model_.device.type == torch.device(device).type
     probabilities = model.predict_proba(tiny_test["text"][:6])
     assert probabilities.shape == (6, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
     assert set(model.predict(tiny_test["text"][:6])) <= {0, 1}
     assert model.num_trainable_parameters_ == 0
     assert sorted(label for _, label in model.demonstrations_) == [0, 1]
-    again = InContextClassifier(tiny_gpt2_path, num_demonstrations=2, calibrate=calibrate, **ICL).fit(train)
+    again = InContextClassifier(tiny_gpt2_path, num_demonstrations=2, calibrate=calibrate, device=device,
+                                **ICL).fit(train)
     np.testing.assert_allclose(again.predict_proba(tiny_test["text"][:6]), probabilities, atol=1e-6)
     if calibrate:
         assert model.calibration_.shape == (2,) and np.isclose(model.calibration_.sum(), 1.0)
 
 
-def test_in_context_scores_are_label_log_likelihoods(tiny_gpt2_path, tiny_train):
-    import torch
-
-    model = InContextClassifier(tiny_gpt2_path, num_demonstrations=2, **ICL).fit(tiny_train)
+def test_in_context_scores_are_label_log_likelihoods(tiny_gpt2_path, tiny_train, device):
+    model = InContextClassifier(tiny_gpt2_path, num_demonstrations=2, device=device, **ICL).fit(tiny_train)
     prompt, _ = model.build_prompt("a good film")
     scores = model._log_likelihoods(["a good film"])[0]
     for c, label_ids in enumerate(model.label_ids_):
         with torch.no_grad():
-            logits = model.model_(input_ids=torch.tensor([prompt + label_ids])).logits[0]
+            logits = model.model_(input_ids=torch.tensor([prompt + label_ids], device=device)).logits[0]
         log_probs = torch.log_softmax(logits, -1)
         expected = sum(float(log_probs[len(prompt) - 1 + j, token]) for j, token in enumerate(label_ids))
         assert scores[c] == pytest.approx(expected, abs=1e-4)

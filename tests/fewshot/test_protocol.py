@@ -108,14 +108,25 @@ def test_plot_is_a_figure_outside_pyplot():
 
     from matplotlib.figure import Figure
 
-    from greennlp.fewshot import plot_accuracy_vs_k
+    from greennlp.fewshot.protocol import _plot_accuracy_vs_k
 
     runs = pd.DataFrame({"dataset": ["a", "a", "b"], "method": "probe", "k": [2, 4, 2], "seed": 0,
                          "accuracy": [0.5, 0.7, 0.6], **{c: 1.0 for c in RUN_COLUMNS[5:]}})
-    figure = plot_accuracy_vs_k(runs)
+    figure = _plot_accuracy_vs_k(summarize_benchmark(runs))
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     if "matplotlib.pyplot" in sys.modules:  # nothing registered with pyplot, so nothing to close
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+def test_summary_of_merged_runs_writes_what_run_benchmark_writes(tmp_path):
+    runs = pd.DataFrame({"dataset": ["a", "a", "b"], "method": "probe", "k": [2, 4, 2], "seed": 0,
+                         "accuracy": [0.5, 0.7, 0.6], **{c: 1.0 for c in RUN_COLUMNS[5:]}})
+    summary = summarize_benchmark(runs, output_dir=tmp_path)
+    pd.testing.assert_frame_equal(summary, summarize_benchmark(runs))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "runs.parquet"), runs)
+    stored = pd.read_parquet(tmp_path / "summary.parquet").set_index(["dataset", "method", "k"])
+    pd.testing.assert_frame_equal(stored, summary)
+    assert (tmp_path / "accuracy_vs_k.png").stat().st_size > 1000
 
 
 def test_eval_labels_must_be_the_training_sets_class_ids(tiny_bert_path, tiny_train, tiny_test):

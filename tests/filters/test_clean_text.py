@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from greennlp.filters import BulletLines, EllipsisLines, LeftoverMarkup, default_rules
+from greennlp.filters import default_rules
 from greennlp.filters.cleaning import drop_reasons
+from greennlp.filters.heuristics import BulletLines, EllipsisLines, LeftoverMarkup
 
 SENTENCES = [
     "The committee met on Tuesday to discuss the budget for the coming year.",

@@ -2,24 +2,20 @@
 import pytest
 from datasets import Dataset, IterableDataset
 
-from greennlp.filters import (
+from greennlp.filters import QualityRule, annotate_quality, clean_corpus, default_rules, drop_summary
+from greennlp.filters.cleaning import drop_reasons
+from greennlp.filters.heuristics import (  # the rules themselves are private: default_rules builds them by name
     AlphabeticWords,
     BulletLines,
     EllipsisLines,
     FoulWords,
     LeftoverMarkup,
     MeanWordLength,
-    RepeatedLines,
-    RepeatedNGrams,
     StopWords,
     SymbolRatio,
     WordCount,
-    annotate_quality,
-    clean_corpus,
-    default_rules,
-    drop_summary,
 )
-from greennlp.filters.cleaning import drop_reasons
+from greennlp.filters.repetition import RepeatedLines, RepeatedNGrams
 
 PROSE = (
     "The committee met on Tuesday to discuss the budget for the coming year. Members agreed that the library "
@@ -171,9 +167,10 @@ def test_num_proc_gives_the_same_answer():
 
 def test_iterable_dataset_works_lazily():
     iterable = IterableDataset.from_generator(lambda: ({"text": t} for t in DOCS))
-    annotated = annotate_quality(iterable, rules=[WordCount(min_words=5)])
+    five_words = default_rules(only=["word_count"], word_count={"min_words": 5})
+    annotated = annotate_quality(iterable, rules=five_words)
     assert [row["drop_reason"] for row in annotated] == ["", "word_count", "", "", ""]
-    assert [row["text"] for row in clean_corpus(iterable, rules=[WordCount(min_words=5)])] == \
+    assert [row["text"] for row in clean_corpus(iterable, rules=five_words)] == \
         [DOCS[0], DOCS[2], DOCS[3], DOCS[4]]
     assert drop_summary(annotated).loc["word_count", "documents"] == 1
     with pytest.raises(ValueError, match="num_proc works with a Dataset only"):
@@ -250,3 +247,36 @@ def test_a_text_column_of_bytes_or_numbers_is_refused_with_the_column_and_the_fi
     # a missing text is an empty document, as before
     missing = Dataset.from_dict({"text": [None, PROSE]})
     assert list(annotate_quality(missing)["drop_reason"]) == ["word_count", ""]
+
+
+def test_default_rules_are_configured_by_name():
+    names = [rule.name for rule in default_rules()]
+    assert names == ["word_count", "mean_word_length", "alphabetic_words", "symbol_ratio", "ellipsis_lines",
+                     "bullet_lines", "markup", "stop_words", "repeated_lines", "repeated_ngrams"]
+    configured = default_rules(word_count={"min_words": 3, "max_words": 5}, markup={"code_tags": False},
+                               repeated_ngrams=False, foul_words={"words": {"darn"}})
+    assert [rule.name for rule in configured] == [*names[:-1], "foul_words"]
+    assert configured[0] == WordCount(min_words=3, max_words=5) and configured[6] == LeftoverMarkup(code_tags=False)
+    assert not configured[-1]("darn it") and configured[-1]("fine")
+    assert default_rules(language="de")[7] == StopWords(language="de")
+    only = default_rules(only=("repeated_lines", "word_count"), word_count=True)
+    assert [type(rule) for rule in only] == [RepeatedLines, WordCount]
+    assert all(isinstance(rule, QualityRule) for rule in configured)
+
+
+def test_default_rules_say_what_is_allowed():
+    with pytest.raises(ValueError, match=r"\['word_cnt'\], which are not rules; the rules are \['word_count'"):
+        default_rules(word_cnt={"min_words": 3})
+    with pytest.raises(ValueError, match=r"word_count=\{'minimum': 3\}.*the options of 'word_count' are "
+                                         r"\['min_words', 'max_words'\]"):
+        default_rules(word_count={"minimum": 3})
+    with pytest.raises(ValueError, match="min_words <= max_words"):
+        default_rules(word_count={"min_words": 10, "max_words": 5})
+    with pytest.raises(ValueError, match="give the rule's options as a dict"):
+        default_rules(word_count=5)
+    with pytest.raises(ValueError, match=r"only=\('markup',\) leaves out"):
+        default_rules(only=("markup",), word_count={"min_words": 3})
+    with pytest.raises(ValueError, match="name rules among"):
+        default_rules(only=("gopher",))
+    with pytest.raises(ValueError, match="needs a word list"):
+        default_rules(foul_words=True)

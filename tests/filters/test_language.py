@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from greennlp.filters import LanguageID, annotate_quality
-from greennlp.filters.language import _identifier, identify_language
+from greennlp.filters import annotate_quality, default_rules
+from greennlp.filters.language import LanguageID, _identifier, identify_language
 
 ENGLISH = "The committee met on Tuesday and agreed that the new bridge would be finished before the winter."
 GERMAN = "Der Ausschuss hat sich am Dienstag getroffen und beschlossen, dass die neue Brücke vor dem Winter fertig wird."
@@ -58,3 +58,7 @@ def test_in_the_cleaning_chain():
     ds = Dataset.from_dict({"text": [ENGLISH, GERMAN, FRENCH]})
     reasons = annotate_quality(ds, rules=[LanguageID(language="en")])["drop_reason"]
     assert reasons == ["", "language", "language"]
+    by_name = default_rules(only=["language_id"], language="en", language_id={"min_probability": 0.65})
+    assert by_name == [LanguageID(language="en")]
+    assert annotate_quality(ds, rules=by_name)["drop_reason"] == reasons
+    assert default_rules(language_id=True)[-1].name == "language"  # off by default, added when given settings

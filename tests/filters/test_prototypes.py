@@ -161,3 +161,20 @@ def test_pruner_embeds_a_dataset_with_a_named_encoder(tmp_path, tiny_model_dir):
     assert pruner.scores_.shape == (12,) and np.all(pruner.scores_ >= -1e-9)
     assert len(list(tmp_path.glob("*.npy"))) == 1
     assert len(pruner.select(ds, fraction=0.25, keep="easy")) == 3
+
+
+def test_pruner_and_deduplicator_embed_with_an_encoder_on_the_device(tiny_model_dir, device):
+    from transformers import AutoModel
+
+    from greennlp.encoders import load_tokenizer
+    from greennlp.filters import SemanticDeduplicator
+
+    texts = synthetic_sentiment(16, seed=4)["text"]
+    texts[5] = texts[2]  # one exact duplicate
+    encoder = AutoModel.from_pretrained(tiny_model_dir).to(device)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    named = PrototypePruner(tiny_model_dir, n_clusters=2, cache_dir=False, progress=False).fit(texts)
+    on_device = PrototypePruner(encoder, tokenizer=tokenizer, n_clusters=2, cache_dir=False, progress=False).fit(texts)
+    np.testing.assert_allclose(on_device.scores_, named.scores_, atol=1e-4)
+    dedup = SemanticDeduplicator(0.999, encoder=encoder, tokenizer=tokenizer, cache_dir=False, progress=False)
+    assert dedup.fit(texts).duplicate_of_[5] == 2

@@ -8,7 +8,7 @@ from datasets import Dataset
 
 from greennlp.datamaps import DataMap
 from greennlp.datamaps.storage import write_cartography_jsonl
-from greennlp.filters import select_by_region, select_by_score, select_ends, select_random, select_stratified
+from greennlp.filters import select_by_region, select_by_score, select_random, select_stratified
 
 N = 40
 
@@ -29,10 +29,10 @@ def test_select_by_region_returns_the_regions_rows(dataset):
     data_map = data_map_for()
     ambiguous = select_by_region(dataset, data_map, "ambiguous", fraction=0.33)
     assert isinstance(ambiguous, Dataset) and len(ambiguous) == 13
-    expected = sorted(data_map.select("ambiguous", fraction=0.33))
+    expected = sorted(data_map._select("ambiguous", fraction=0.33))
     assert ambiguous["text"] == [f"t{i}" for i in expected]  # original order kept
     ids = select_by_region(dataset, data_map, "ambiguous", fraction=0.25, return_ids=True)
-    assert len(ids) == 10 and list(ids) == list(data_map.select("ambiguous", fraction=0.25))
+    assert len(ids) == 10 and list(ids) == list(data_map._select("ambiguous", fraction=0.25))
 
 
 def test_selection_agrees_with_the_region_column(dataset, caplog):
@@ -43,17 +43,17 @@ def test_selection_agrees_with_the_region_column(dataset, caplog):
         selected = select_by_region(dataset, data_map, region, return_ids=True)  # default options: the region
         assert set(selected) == members
         share = len(members) / N
-        inside = data_map.select(region, fraction=share)  # a fraction up to the region's share stays inside
+        inside = data_map._select(region, fraction=share)  # a fraction up to the region's share stays inside
         assert len(inside) == len(members) and set(inside) <= members
     # A larger fraction: the whole region first, then the next examples in the region's sort order; exact count.
     hard = set(region_of.index[region_of == "hard-to-learn"])
     with caplog.at_level(logging.WARNING, logger="greennlp.datamaps.regions"):
-        chosen = data_map.select("hard", fraction=0.75)
+        chosen = data_map._select("hard", fraction=0.75)
     assert len(chosen) == 30 and hard <= set(chosen) and "hard-to-learn holds" in caplog.text
     outside = data_map.table.drop(index=list(hard))
     assert outside.loc[list(set(chosen) - hard), "confidence"].max() <= outside.drop(
         index=list(set(chosen) - hard))["confidence"].min()
-    ambiguous = data_map.select("ambiguous", threshold=0.1)
+    ambiguous = data_map._select("ambiguous", threshold=0.1)
     assert set(ambiguous) <= set(region_of.index[region_of == "ambiguous"])
 
 
@@ -67,7 +67,7 @@ def test_cartography_guids_select_exactly_the_rows_with_those_guids(dataset, tmp
     data_map = DataMap.from_cartography_jsonl(tmp_path)  # guids, expected in the column "guid"
     shuffled = dataset.shuffle(seed=1)
     ambiguous = select_by_region(shuffled, data_map, "ambiguous", fraction=0.33)
-    assert len(ambiguous) == 13 and set(ambiguous["guid"]) == set(data_map.select("ambiguous", fraction=0.33))
+    assert len(ambiguous) == 13 and set(ambiguous["guid"]) == set(data_map._select("ambiguous", fraction=0.33))
     renamed = shuffled.rename_column("guid", "example_id")
     with pytest.raises(ValueError, match=r"id_column=.*'example_id' holds all of them"):
         select_by_region(renamed, data_map, "ambiguous", fraction=0.33)
@@ -81,7 +81,7 @@ def test_string_ids_without_a_column_are_an_error_not_a_crash(dataset):
     with pytest.raises(ValueError, match=r"expected in column 'id'.*Pass id_column=.*'guid' holds all of them"):
         select_by_region(dataset, data_map, "ambiguous", fraction=0.5)
     easy = select_by_region(dataset.shuffle(seed=3), data_map, "easy", fraction=0.2, id_column="guid")
-    assert sorted(easy["guid"]) == sorted(data_map.select("easy", fraction=0.2))
+    assert sorted(easy["guid"]) == sorted(data_map._select("easy", fraction=0.2))
 
 
 def test_integer_ids_that_are_not_positions_select_by_id(dataset):
@@ -91,7 +91,7 @@ def test_integer_ids_that_are_not_positions_select_by_id(dataset):
                                    id_column="idx")
     shuffled = dataset.shuffle(seed=2)
     chosen = select_by_region(shuffled, data_map, "ambiguous", fraction=0.33)
-    assert sorted(chosen["idx"]) == sorted(data_map.select("ambiguous", fraction=0.33))
+    assert sorted(chosen["idx"]) == sorted(data_map._select("ambiguous", fraction=0.33))
     # the same ids as strings are matched as text; an id missing from the dataset is an error, never fewer rows
     as_text = DataMap.from_logits(rng.normal(size=(N, 3, 2)), np.zeros(N), ids=[str(i) for i in reverse],
                                   id_column="idx")
@@ -117,11 +117,11 @@ def test_score_selectors_match_rows_through_the_data_map(dataset):
                                    id_column="guid")
     shuffled = dataset.shuffle(seed=4)
     aum = data_map.scores("aum")
-    low = select_by_score(shuffled, aum, fraction=0.25, highest=False)  # the Series' index names the column
+    low = select_by_score(shuffled, aum, fraction=0.25, keep="lowest")  # the Series' index names the column
     assert sorted(low["guid"]) == sorted(aum.nsmallest(10).index)
-    assert sorted(select_by_score(shuffled, aum, fraction=0.25, highest=False, data_map=data_map)["guid"]) == sorted(
+    assert sorted(select_by_score(shuffled, aum, fraction=0.25, keep="lowest", data_map=data_map)["guid"]) == sorted(
         low["guid"])
-    ends = select_ends(shuffled, "aum", fraction=0.2, data_map=data_map, return_ids=True)
+    ends = select_by_score(shuffled, "aum", fraction=0.2, keep="both", data_map=data_map, return_ids=True)
     assert ends.name == "guid" and set(ends) == set(aum.nlargest(4).index) | set(aum.nsmallest(4).index)
     stratified = select_stratified(shuffled, "confidence", 0.5, keep="lowest", data_map=data_map)
     assert len(stratified) == 20 and sorted(stratified["label"]) == [0] * 10 + [1] * 10
@@ -134,8 +134,10 @@ def test_select_by_score_threshold_and_direction(dataset):
     scores = pd.Series(np.arange(40, dtype=float))
     top = select_by_score(dataset, scores, threshold=35)
     assert top["text"] == [f"t{i}" for i in range(35, 40)]
-    bottom = select_by_score(dataset, np.arange(40.0), fraction=0.1, highest=False)
+    bottom = select_by_score(dataset, np.arange(40.0), fraction=0.1, keep="lowest")
     assert bottom["text"] == ["t0", "t1", "t2", "t3"]
+    by_column = select_by_score(dataset.add_column("score", np.arange(40.0)), "score", fraction=0.1, keep="lowest")
+    assert by_column["text"] == bottom["text"]
     with pytest.raises(ValueError, match="one per row"):
         select_by_score(dataset, np.arange(5.0), fraction=0.5)
     with pytest.raises(ValueError, match="fraction must be in"):

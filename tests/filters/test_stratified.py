@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from datasets import Dataset
 
-from greennlp.filters.stratified import class_quotas, keep_positions, select_ends, select_stratified
+from greennlp.filters import select_by_score, select_stratified
+from greennlp.filters.stratified import class_quotas, keep_positions
 
 
 def test_keep_positions_every_mode():
@@ -51,13 +52,13 @@ def imbalanced():
                               "score": [float(i) for i in range(100)]})
 
 
-def test_select_ends_keeps_tails_in_original_order(imbalanced):
-    kept = select_ends(imbalanced, "score", fraction=0.1)
+def test_both_ends_and_middle_keep_rows_in_original_order(imbalanced):
+    kept = select_by_score(imbalanced, "score", fraction=0.1, keep="both")
     assert list(kept["score"]) == [0.0, 1.0, 2.0, 3.0, 4.0, 95.0, 96.0, 97.0, 98.0, 99.0]
-    middle = select_ends(imbalanced, np.arange(100), fraction=0.1, keep="middle", return_ids=True)
+    middle = select_by_score(imbalanced, np.arange(100), fraction=0.1, keep="middle", return_ids=True)
     assert list(middle) == list(range(45, 55))
     series = pd.Series(np.arange(100.0), index=[f"ex{i}" for i in range(100)])[::-1]  # shuffled order, keyed by id
-    ids = select_ends(imbalanced, series, fraction=0.04, id_column="id", return_ids=True)
+    ids = select_by_score(imbalanced, series, fraction=0.04, keep="both", id_column="id", return_ids=True)
     assert sorted(ids) == ["ex0", "ex1", "ex98", "ex99"]
 
 
@@ -105,8 +106,8 @@ def test_stratified_clear_errors(imbalanced):
     with pytest.raises(ValueError, match="fraction must be in \\(0, 1\\]"):
         select_stratified(imbalanced, "score", 1.2)
     with pytest.raises(ValueError, match="one score per row"):
-        select_ends(imbalanced, np.zeros(5), fraction=0.5)
+        select_by_score(imbalanced, np.zeros(5), fraction=0.5, keep="both")
     with pytest.raises(ValueError, match="describes 2 examples by row position"):
-        select_ends(imbalanced, pd.Series([1.0, 2.0]), fraction=0.5)
-    with pytest.raises(ValueError, match="select_by_score"):
-        select_ends(imbalanced, "score", fraction=0.5, keep="highest")
+        select_by_score(imbalanced, pd.Series([1.0, 2.0]), fraction=0.5, keep="middle")
+    with pytest.raises(ValueError, match=r"keep='ends'\); choose one of \['highest', 'lowest', 'both', 'middle'\]"):
+        select_by_score(imbalanced, "score", fraction=0.5, keep="ends")

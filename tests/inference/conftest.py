@@ -32,14 +32,23 @@ def train_args():
 
 @pytest.fixture(scope="session")
 def trained_early_exit(tiny_tokenizer, tokenized, tmp_path_factory):
-    """An EarlyExitClassifier on BERT-tiny (2 layers) trained for a few seconds through a plain Trainer, calibrated."""
+    """An EarlyExitClassifier on BERT-tiny (2 layers) trained for a few seconds through a plain Trainer on the CPU,
+    calibrated."""
     from transformers import Trainer
 
-    from greennlp.encoders import PaddingCollator
+    from greennlp.encoders.data import PaddingCollator
     from greennlp.inference import EarlyExitClassifier
 
     train, dev = tokenized
     model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0)
-    Trainer(model=model, args=make_train_args(tmp_path_factory.mktemp("early-exit")), train_dataset=train,
-            data_collator=PaddingCollator(tiny_tokenizer.pad_token_id)).train()
+    Trainer(model=model, args=make_train_args(tmp_path_factory.mktemp("early-exit"), use_cpu=True),
+            train_dataset=train, data_collator=PaddingCollator(tiny_tokenizer)).train()
     return model.calibrate(dev)
+
+
+@pytest.fixture
+def early_exit(trained_early_exit, device):
+    """The trained early-exit model on ``device``: itself on the CPU, a copy elsewhere."""
+    import copy
+
+    return trained_early_exit if device == "cpu" else copy.deepcopy(trained_early_exit).to(device)

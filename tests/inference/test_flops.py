@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import torch
+from devices import to_device
 
-from greennlp.budgets import flop_counter
-from greennlp.encoders import PaddingCollator
-from greennlp.inference import EarlyExitClassifier, early_exit_flops
+from greennlp.budgets.flops import flop_counter
+from greennlp.encoders.data import PaddingCollator
+from greennlp.inference import EarlyExitClassifier
+from greennlp.inference.flops import early_exit_flops
 
 
-def test_counts_equal_the_flop_counter(tiny_tokenizer, tokenized):
-    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0).eval()
+def test_counts_equal_the_flop_counter(tiny_tokenizer, tokenized, device):
+    model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tiny_tokenizer, seed=0).to(device)
+    model.eval()
     example = tokenized[1][0]
-    batch = PaddingCollator(tiny_tokenizer.pad_token_id)([example])
+    batch = to_device(PaddingCollator(tiny_tokenizer)([example]), device)
     batch.pop("labels")
     with torch.no_grad(), flop_counter() as counter:
         model(**batch)

@@ -7,13 +7,9 @@ import pytest
 import torch
 from datasets import Dataset
 from spacy.lang.en.stop_words import STOP_WORDS
+from transformers import DataCollatorForLanguageModeling
 
-from greennlp.masking import (
-    DataCollatorForBaselineMasking,
-    DataCollatorForContentMasking,
-    add_content_word_mask,
-    mlm_collator,
-)
+from greennlp.masking import DataCollatorForContentMasking, add_content_word_mask
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +83,8 @@ def test_budgets_hold_statistically(tagged, wordpiece_tokenizer):
     masked, content, _ = _rates(
         DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.15, budget="content", seed=0), rows, 6)
     assert abs(masked / content - 0.15) < 0.015  # 15% of content tokens
-    masked, _, maskable = _rates(mlm_collator(wordpiece_tokenizer, "random", 0.15, seed=0), rows, 6)
+    masked, _, maskable = _rates(DataCollatorForContentMasking(wordpiece_tokenizer, strategy="random",
+                                                               mlm_probability=0.15, seed=0), rows, 6)
     assert abs(masked / maskable - 0.15) < 0.01  # the HF baseline for comparison
 
 
@@ -113,6 +110,34 @@ def test_80_10_10_replacement(tagged, wordpiece_tokenizer):
                                               random_replace_prob=0.0)
     batch = only_mask(rows[:64])
     assert torch.all(batch["input_ids"][batch["labels"] != -100] == mask_id)
+
+
+def test_positions_and_corruption_on_the_device_equal_the_cpus(tagged, wordpiece_tokenizer, device):
+    """select_positions and corrupt take tensors on any device; the draws come from the collator's CPU generator,
+    so a seed gives the same masks on a GPU as on the CPU."""
+    _, rows = tagged
+    rows = rows[:16]
+
+    def column(name, fill):
+        return torch.nn.utils.rnn.pad_sequence([torch.tensor(row[name]) for row in rows], batch_first=True,
+                                               padding_value=fill)
+
+    input_ids = column("input_ids", wordpiece_tokenizer.pad_token_id)
+    special = torch.isin(input_ids, torch.tensor(wordpiece_tokenizer.all_special_ids))
+    maskable = column("attention_mask", 0).bool() & ~special
+    content, word_ids = column("content_word_mask", 0).bool(), column("word_ids", -1)
+
+    def mask_on(where):
+        collator = DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=0.3, seed=0)
+        collator.create_rng()
+        selected = collator.select_positions(maskable.to(where), content.to(where), word_ids.to(where))
+        inputs, labels = collator.corrupt(input_ids.clone().to(where), selected)
+        assert selected.device.type == inputs.device.type == labels.device.type == torch.device(where).type
+        return selected.cpu(), inputs.cpu(), labels.cpu()
+
+    for expected, found in zip(mask_on("cpu"), mask_on(device), strict=True):
+        assert torch.equal(expected, found)
+    assert mask_on(device)[0].any()
 
 
 def test_seeds_make_batches_reproducible(tagged, wordpiece_tokenizer):
@@ -154,14 +179,17 @@ def test_edge_rows_padding_and_fallback(wordpiece_tokenizer, lexical_tagger):
 
 def test_baselines_read_the_same_dataset(tagged, wordpiece_tokenizer):
     _, rows = tagged
-    random_collator = mlm_collator(wordpiece_tokenizer, "random", seed=0)
-    assert isinstance(random_collator, DataCollatorForBaselineMasking) and not random_collator.whole_word_mask
+    random_collator = DataCollatorForContentMasking(wordpiece_tokenizer, strategy="random", seed=0)
+    assert not random_collator.whole_word_mask
     batch = random_collator(rows[:16])
     assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    reference = DataCollatorForLanguageModeling(wordpiece_tokenizer, seed=0)(
+        [{"input_ids": row["input_ids"]} for row in rows[:16]])
+    assert torch.equal(batch["labels"], reference["labels"])  # the HF collator unchanged, on the same draws
     with pytest.warns(UserWarning):
-        whole = mlm_collator(wordpiece_tokenizer, "whole-word", seed=0)
-    assert (whole(rows[:16])["labels"] != -100).any()
-    assert isinstance(mlm_collator(wordpiece_tokenizer, "content"), DataCollatorForContentMasking)
+        whole = DataCollatorForContentMasking(wordpiece_tokenizer, strategy="whole-word", seed=0)
+    assert whole.whole_word_mask and (whole(rows[:16])["labels"] != -100).any()
+    assert DataCollatorForContentMasking(wordpiece_tokenizer).strategy == "content"
 
 
 def test_clear_errors(wordpiece_tokenizer):
@@ -172,13 +200,13 @@ def test_clear_errors(wordpiece_tokenizer):
         DataCollatorForContentMasking(wordpiece_tokenizer, budget="half")
     with pytest.raises(ValueError, match="whole_words"):
         DataCollatorForContentMasking(wordpiece_tokenizer, whole_word_mask=True)
-    with pytest.raises(ValueError, match="masking"):
-        mlm_collator(wordpiece_tokenizer, "span")
+    with pytest.raises(ValueError, match=r"strategy='span'\); choose one of \('random', 'whole-word', 'content'\)"):
+        DataCollatorForContentMasking(wordpiece_tokenizer, strategy="span")
     with pytest.raises(ValueError, match="mask_replace_prob"):
         DataCollatorForContentMasking(wordpiece_tokenizer, mask_replace_prob=0.9, random_replace_prob=0.2)
 
 
-def test_trainer_runs_with_the_collator(tagged, wordpiece_tokenizer, tmp_path):
+def test_trainer_runs_with_the_collator(tagged, wordpiece_tokenizer, tmp_path, device):
     from transformers import Trainer, TrainingArguments
 
     from greennlp.encoders import load_encoder
@@ -186,7 +214,7 @@ def test_trainer_runs_with_the_collator(tagged, wordpiece_tokenizer, tmp_path):
     _, rows = tagged
     dataset = Dataset.from_list(rows[:64]).remove_columns(["offset_mapping"])
     model = load_encoder("tiny", task="mlm", tokenizer=wordpiece_tokenizer, seed=0)
-    args = TrainingArguments(str(tmp_path), max_steps=3, per_device_train_batch_size=16, use_cpu=True,
+    args = TrainingArguments(str(tmp_path), max_steps=3, per_device_train_batch_size=16, use_cpu=device == "cpu",
                              report_to="none", save_strategy="no", remove_unused_columns=False, logging_steps=1)
     collator = DataCollatorForContentMasking(wordpiece_tokenizer, budget="matched", seed=0)
     result = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
@@ -214,14 +242,11 @@ def test_padding_matches_tokenizer_pad(tagged, wordpiece_tokenizer, side):
 
 def test_one_default_budget_and_probability_checks(wordpiece_tokenizer):
     assert DataCollatorForContentMasking(wordpiece_tokenizer).budget == "matched"
-    assert mlm_collator(wordpiece_tokenizer, "content").budget == "matched"
     for bad in (0.0, -0.1, 1.5, float("nan"), None, "0.15"):
         for budget in ("matched", "content"):  # nan used to mask 80% of tokens ("matched") or none ("content")
             with pytest.raises(ValueError, match=r"mlm_probability must be a number in \(0, 1\]"):
                 DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=bad, budget=budget)
-        for masking in ("random", "content"):
+        for strategy in ("random", "whole-word"):
             with pytest.raises(ValueError, match="mlm_probability"):
-                mlm_collator(wordpiece_tokenizer, masking, bad)
-    with pytest.raises(ValueError, match="mlm_probability"):
-        DataCollatorForBaselineMasking(wordpiece_tokenizer, mlm_probability=float("nan"))
+                DataCollatorForContentMasking(wordpiece_tokenizer, strategy=strategy, mlm_probability=bad)
     assert DataCollatorForContentMasking(wordpiece_tokenizer, mlm_probability=1).mlm_probability == 1.0

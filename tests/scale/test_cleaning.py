@@ -12,7 +12,7 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
-from greennlp.filters import RepeatedLines, WordCount, annotate_quality
+from greennlp.filters import annotate_quality, default_rules
 from greennlp.scale import QualityFilter
 
 from .conftest import read_jsonl_folder, write_jsonl_folder
@@ -32,7 +32,7 @@ def test_default_chain_matches_annotate_quality(documents):
 
 
 def test_custom_rules_match_annotate_quality(documents):
-    rules = [WordCount(min_words=120), RepeatedLines()]
+    rules = default_rules(only=["word_count", "repeated_lines"], word_count={"min_words": 120})
     expected = annotate_quality(Dataset.from_dict({"text": documents}), rules=rules)["drop_reason"]
     assert decisions(QualityFilter(rules), documents) == expected
     assert "word_count" in expected

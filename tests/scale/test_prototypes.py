@@ -8,6 +8,7 @@ import pytest
 from datatrove.data import Document
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
+from devices import DEVICES
 from sklearn.exceptions import NotFittedError
 
 from greennlp.encoders import embed, load_encoder, train_wordpiece_tokenizer
@@ -80,7 +81,8 @@ def test_sharded_scores_equal_the_pruners_scores(sharded):
     assert sorted(frame.index) == sorted(texts) and list(frame.columns) == ["score", "cluster", "kept"]
     ids = list(texts)
     expected = pruner.set_params(cache_dir=False).score_samples([texts[doc_id] for doc_id in ids])
-    np.testing.assert_allclose(frame.loc[ids, "score"].to_numpy(), expected, atol=1e-6)
+    # the shards were embedded on the CPU, the pruner embeds where a named encoder loads (a GPU when there is one)
+    np.testing.assert_allclose(frame.loc[ids, "score"].to_numpy(), expected, atol=1e-6 if DEVICES == ["cpu"] else 1e-5)
     assert frame["score"].std() > 1e-3  # the scores do discriminate
     assert frame["cluster"].between(0, N_CLUSTERS - 1).all()
     # one global ranking across shards: the 27 (0.3 of 90) documents farthest from their prototype
@@ -103,6 +105,21 @@ def test_a_failed_task_leaves_no_shard(tmp_path, encoder_folder):
     with pytest.raises(RuntimeError, match="the task died"):
         list(step.run(documents_then_crash(), rank=0, world_size=1))
     assert list((tmp_path / "embeddings").iterdir()) == []
+
+
+def test_embedding_writer_embeds_on_the_device_as_embed_does(tmp_path, corpus, encoder_folder, device):
+    ids = write_jsonl_folder(tmp_path / "raw", corpus[:24], n_files=1)
+    # one worker: the task runs in this process (a forked worker could not use a GPU this process has initialised)
+    LocalPipelineExecutor(
+        [JsonlReader(str(tmp_path / "raw")),
+         EmbeddingWriter(tmp_path / "embeddings", encoder=encoder_folder, batch_size=8, max_length=MAX_LENGTH,
+                         device=device)],
+        tasks=1, workers=1, logging_dir=str(tmp_path / "logs")).run()
+    table = pq.read_table(tmp_path / "embeddings" / "00000.parquet")
+    texts = dict(zip(ids, corpus[:24], strict=True))
+    vectors = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
+    order = [texts[doc_id] for doc_id in table.column("id").to_pylist()]
+    np.testing.assert_allclose(vectors, embed(order, encoder_folder, max_length=MAX_LENGTH), atol=1e-5)
 
 
 def test_refuses_what_it_cannot_score(tmp_path, sharded):
