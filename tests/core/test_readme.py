@@ -21,19 +21,25 @@ OFFLINE_COPIES = {
 
 
 def given(tokenizer) -> dict:
-    """What the README's blocks take as given: a tokenized `train` set, a `model` and Trainer `args`."""
+    """What the README's blocks take as given: tokenized `train`, `validation` and `test` sets, a `model`, Trainer
+    `args` and the `tokenizer`."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, TrainingArguments
 
+    from greennlp.encoders import tokenize_dataset
+
     train = Dataset.from_dict(synthetic_sentiment(48, seed=1)).map(
         lambda batch: tokenizer(batch["text"], padding="max_length", truncation=True, max_length=24), batched=True)
+    validation, test = (tokenize_dataset(Dataset.from_dict(synthetic_sentiment(16, seed=seed)), tokenizer)
+                        for seed in (2, 3))
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64, num_labels=2, pad_token_id=tokenizer.pad_token_id)
     args = TrainingArguments(output_dir="run", per_device_train_batch_size=8, num_train_epochs=3,
                              learning_rate=5e-3, report_to="none", save_strategy="no", logging_strategy="no",
                              use_cpu=True, disable_tqdm=True, seed=0)
-    return {"model": BertForSequenceClassification(config), "args": args, "train": train, "tokenizer": tokenizer}
+    return {"model": BertForSequenceClassification(config), "args": args, "train": train, "validation": validation,
+            "test": test, "tokenizer": tokenizer}
 
 
 def test_readme_has_python_blocks():

@@ -143,3 +143,15 @@ def test_shuffled_batches_keep_grouping_and_lose_the_length_trend():
     steps = np.diff([lengths[b].max() for b in batches(shuffled)[:-1]])
     assert (steps > 0).sum() > 0.3 * len(steps)
     assert (np.diff([lengths[b].max() for b in batches(grouped)[1:10]]) <= 0).all()
+
+
+def test_data_tokenized_by_hand_keeps_its_label_column(texts, tiny_tokenizer):
+    """A dataset tokenized with the tokenizer's own `map` keeps `label`: the padding collator batches it as
+    `labels`, as DataCollatorWithPadding does, so fine_tune trains on it instead of failing for want of a loss."""
+    data = texts.select(range(32)).map(lambda batch: tiny_tokenizer(batch["text"], truncation=True), batched=True)
+    features = [{k: v for k, v in data[i].items() if k != "text"} for i in range(8)]
+    ours, theirs = PaddingCollator(tiny_tokenizer)(features), DataCollatorWithPadding(tiny_tokenizer)(features)
+    assert torch.equal(ours["labels"], theirs["labels"]) and ours["labels"].tolist() == data["label"][:8]
+    model = load_encoder("tiny", tokenizer=tiny_tokenizer, seed=0)
+    trainer = fine_tune(model, tiny_tokenizer, data, epochs=1, batch_size=16, bf16=False)
+    assert trainer.state.global_step == 2
