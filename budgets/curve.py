@@ -119,6 +119,31 @@ class BudgetCurve:
     >>> curve = BudgetCurve(lambda: load_encoder("tiny", tokenizer=tok), train, {"dev": dev}, "runs/curve",
     ...                     tokenizer=tok, data_map=DataMap.load("maps/sst2"))        # doctest: +SKIP
     >>> curve.run(); curve.plot("runs/curve/curve.png")                              # doctest: +SKIP
+
+    A curve small enough to run here: random halves against the full set, one seed, one epoch per run. Each run
+    prints its price tag.
+
+    >>> import tempfile
+    >>> from greennlp.encoders import load_encoder, train_wordpiece_tokenizer
+    >>> train = Dataset.from_dict({"text": [f"a {word} film" for word in ("good", "great", "bad", "dull")] * 4,
+    ...                            "label": [1, 1, 0, 0] * 4})
+    >>> dev = Dataset.from_dict({"text": ["a good film", "a dull film"], "label": [1, 0]})
+    >>> tok = train_wordpiece_tokenizer(train["text"], vocab_size=100)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> curve = BudgetCurve(lambda: load_encoder("tiny", tokenizer=tok), train, {"dev": dev}, folder.name,
+    ...                     tokenizer=tok, strategies=["random"], fractions=[0.5, 1.0], progress=False,
+    ...                     training_args={"num_train_epochs": 1, "per_device_train_batch_size": 8})
+    >>> results = curve.run()
+    BudgetCallback: price tag of 'random-0.5-seed0' ...
+    BudgetCallback: price tag of 'full-1-seed0' ...
+    >>> results[["strategy", "fraction", "n_train", "optimizer_steps"]]
+      strategy  fraction  n_train  optimizer_steps
+    0   random       0.5        8                1
+    1     full       1.0       16                2
+    >>> [column for column in results.columns if column.startswith("accuracy_")]
+    ['accuracy_dev']
+    >>> figure = curve.plot(f"{folder.name}/curve.png")
+    >>> folder.cleanup()
     """
 
     def __init__(

@@ -33,8 +33,66 @@ class PriceTag:
 
     ``train_flops`` counts a multiply-add as 2 FLOPs (``torch.utils.flop_counter``); ``flops_method`` says how
     many steps were measured and how the total was extrapolated. ``energy_method`` says whether energy was
-    measured (codecarbon) or estimated, and from what.
+    measured (codecarbon) or estimated, and from what. Every field but ``run_name`` defaults to 0, "" or an empty
+    dict (not recorded); the meanings below are those of the tags ``BudgetCallback`` records.
 
+    Attributes
+    ----------
+    run_name : str
+        Name of the run: ``BudgetCallback(run_name=)``, else ``TrainingArguments.run_name``, else the name of the
+        folder the tag is written to.
+    model_name : str
+        The model's hub id, else the name of the local folder it was loaded from, else its class name.
+    n_parameters : int
+        Parameters of the model, trainable or not.
+    device : str
+        The device the Trainer trained on, e.g. ``"cpu"`` or ``"cuda:0"`` (default ``"cpu"``).
+    wall_time_s : float
+        Wall-clock seconds from the start to the end of training.
+    optimizer_steps : int
+        Optimizer steps of the run.
+    epochs : float
+        Epochs completed (the Trainer's ``state.epoch``; fractional when training stopped inside an epoch).
+    examples_seen : int
+        Examples in the training forward passes (evaluation passes are not counted).
+    tokens_seen : int
+        Tokens in those passes, padding excluded (the sum of the attention masks).
+    padded_tokens_seen : int
+        Tokens in those passes, padding included (what was computed).
+    examples_per_second : float
+        ``examples_seen / wall_time_s``.
+    tokens_per_second : float
+        ``tokens_seen / wall_time_s``.
+    train_flops : float
+        FLOPs of training (a multiply-add is 2), measured on some steps and extrapolated (``flops_method``).
+    flops_measured_steps : int
+        Optimizer steps measured with the FLOP counter (``BudgetCallback(flop_steps=)``).
+    flops_method : str
+        How ``train_flops`` was measured and extrapolated.
+    trainer_flops_estimate : float
+        The Trainer's own estimate, ``state.total_flos`` (6 x non-embedding parameters x tokens, padding
+        included), for comparison with ``train_flops``.
+    peak_memory_mb : float
+        Peak memory in MB (2**20 bytes): ``torch.cuda.max_memory_allocated`` on a GPU, else the largest process
+        resident set size sampled at the end of each optimizer step.
+    memory_method : str
+        Which of the two ``peak_memory_mb`` is.
+    energy_kwh : float
+        Energy used by the run, in kWh: measured by codecarbon or estimated (``energy_method``).
+    co2e_kg : float
+        Emissions in kg of CO2 equivalent: ``energy_kwh`` times the carbon intensity of the electricity.
+    energy_method : str
+        How ``energy_kwh`` and ``co2e_kg`` were measured or estimated, with the assumptions.
+    started_at : str
+        When training started, in UTC, ISO 8601 to the second (e.g. ``"2025-01-31T12:00:00+00:00"``).
+    metrics : dict of str to float
+        Numeric metrics of ``trainer.evaluate()`` (e.g. ``eval_accuracy``), during or after training.
+    environment : dict of str to str
+        Versions of ``torch``, ``transformers`` and Python, the CPU model, torch's CPU threads, and the GPU's
+        name when torch sees one.
+
+    Examples
+    --------
     >>> tag = PriceTag("demo", wall_time_s=12.34, examples_seen=1000, metrics={"eval_accuracy": 0.912})
     >>> tag.markdown_row(["eval_accuracy"])
     '| demo | 12.3 | 0 | 1,000 | 0 | 0.0 | 0 | 0 | 0 | 0.912 |'

@@ -71,6 +71,8 @@ class DataMapCallback(TrainerCallback):
     overwrite:
         A fresh (not resumed) run refuses to replace a map already in ``output_dir`` unless this is True.
 
+    Notes
+    -----
     While training, the callback holds an exclusive lock on ``output_dir``: a second run writing into the same
     folder fails at once with ``FolderInUseError`` instead of mixing its epochs with this one's. The lock is this
     callback's own: released when training ends, when this callback trains again (after a run that raised, which
@@ -90,6 +92,26 @@ class DataMapCallback(TrainerCallback):
     ...                   callbacks=[DataMapCallback(output_dir="maps/sst2")])   # doctest: +SKIP
     >>> trainer.train()                                                          # doctest: +SKIP
     >>> DataMap.load("maps/sst2").table                                          # doctest: +SKIP
+
+    The same with a tiny model trained from scratch (``encoders.fine_tune`` builds the Trainer), end to end:
+
+    >>> import tempfile
+    >>> from datasets import Dataset
+    >>> from greennlp.datamaps import DataMap
+    >>> from greennlp.encoders import fine_tune, load_encoder, train_wordpiece_tokenizer
+    >>> words = {"good": 1, "great": 1, "fine": 1, "lovely": 1, "bad": 0, "dull": 0, "poor": 0, "weak": 0}
+    >>> train = Dataset.from_dict({"text": [f"a {word} {thing}" for word in words for thing in ("film", "plot")],
+    ...                            "label": [label for label in words.values() for _ in range(2)]})
+    >>> tokenizer = train_wordpiece_tokenizer(train["text"], vocab_size=100)
+    >>> maps = tempfile.TemporaryDirectory()
+    >>> trainer = fine_tune(load_encoder("tiny", tokenizer=tokenizer, seed=0), tokenizer, train, epochs=3,
+    ...                     batch_size=8, callbacks=[DataMapCallback(maps.name)])
+    >>> data_map = DataMap.load(maps.name)
+    >>> len(data_map), data_map.table["observations"].unique().tolist()     # 16 examples, seen in 3 epochs
+    (16, [3])
+    >>> data_map.table.columns.tolist()
+    ['confidence', 'variability', 'correctness', 'forgetfulness', 'aum', 'observations', 'gold', 'region']
+    >>> maps.cleanup()
     """
 
     def __init__(

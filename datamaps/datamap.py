@@ -65,6 +65,18 @@ class DataMap:
     Build one with :meth:`load`, :meth:`from_arrays`, :meth:`from_logits` or :meth:`from_cartography_jsonl`;
     write it with :meth:`save` (read back by :meth:`load`) or :meth:`to_cartography_jsonl`.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The per-example metrics above, one row per example; it is copied and its ``region`` column computed
+        again. An unnamed index is named ``row`` when it is a RangeIndex 0, 1, 2, ... (row positions), else ``id``.
+    metadata : dict, optional
+        Provenance kept with the map (``mode``, ``epochs_used``, ``num_labels``, ...) and written to
+        ``metadata.json`` by :meth:`save`; its ``id_column`` and ``region_fraction`` are set from this map.
+    region_fraction : float, default 1/3
+        Share, in (0, 1] and rounded half up, of the examples observed at least twice that form the
+        ``ambiguous`` region (the most variable ones).
+
     Examples
     --------
     >>> import numpy as np

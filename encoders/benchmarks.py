@@ -104,6 +104,23 @@ def load_benchmark(
 
     ``limit`` keeps a seeded random subset of that many rows (the full split when ``None``), so that
     experiments on 2 CPU cores can say exactly what they subsampled.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`BENCHMARKS`: ``"sst2"``, ``"imdb"``, ``"cr"``, ``"mr"``, ``"trec"`` or ``"wikitext2"``
+        (language modelling: a ``text`` column only).
+    split : str
+        sst2: ``"train"``, ``"dev"`` (or ``"validation"``), ``"test"``; imdb and trec: ``"train"``, ``"test"``;
+        cr and mr: ``"all"`` (they have no standard split); wikitext2: ``"train"``, ``"valid"``, ``"test"``.
+        Default ``"train"``.
+    data_dir_path : str or os.PathLike, optional
+        An existing folder holding ``<name>/`` with the original files; default ``$GREENNLP_DATA_DIR``. The
+        set is loaded from the Hugging Face hub when neither is set or the folder has no ``<name>/``.
+    limit : int, optional
+        Keep this many rows, a random subset (the full split when ``None`` or at least its size).
+    seed : int
+        Seeds the shuffle that draws the ``limit`` rows (default 0).
     """
     if name not in _BENCHMARKS:
         raise ValueError(f"Unknown benchmark {name!r}; choose one of {BENCHMARKS}.")

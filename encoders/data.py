@@ -42,6 +42,32 @@ def tokenize_dataset(
     of spread between seeds (docs/encoders.md).
     Other columns are dropped except ``keep_columns`` (e.g. an id column).
 
+    Parameters
+    ----------
+    dataset : Dataset
+        The raw examples.
+    tokenizer : PreTrainedTokenizerBase
+        Tokenizes the texts (with its special tokens, e.g. [CLS] ... [SEP]).
+    text_column : str
+        Column of the texts (default ``"text"``).
+    text_pair_column : str, optional
+        Column of the second texts of sentence-pair tasks, encoded with the first as one input (default none).
+    label_column : str or None
+        Column copied to ``labels`` (default ``"label"``); ``None`` for a dataset without labels.
+    max_length : int
+        Inputs are truncated to this many tokens, special tokens included (default 128).
+    keep_columns : tuple of str
+        Columns kept beside the tokenizer's outputs (default none).
+    group_by_length : int, optional
+        The training batch size ``B``: return the rows in the length-grouped order above (default ``None``: the
+        dataset's order).
+    seed : int
+        Seeds the shuffle of the length-grouped order (default 0).
+    shuffle_batches : bool
+        Shuffle the order of the length-grouped batches (default ``False``).
+    megabatch_batches : int
+        Batches per length-sorted mega-batch (default 50).
+
     Examples
     --------
     >>> from datasets import Dataset

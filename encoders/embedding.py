@@ -101,6 +101,38 @@ def embed(
     :func:`is_static_model`; ``pip install greennlp[static]``): each text is the mean of its tokens' static
     vectors, truncated to ``max_length`` tokens, with no forward pass. Such folders are read locally, never
     downloaded; ``tokenizer`` is not used.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The texts to embed.
+    model : PreTrainedModel, str, os.PathLike or model2vec StaticModel
+        An encoder (its base model's last hidden states are pooled), a hub id or local path of one, or a static
+        model (above).
+    tokenizer : PreTrainedTokenizerBase, optional
+        Required with a model object; loaded with the model when it is given by name.
+    batch_size : int
+        Texts per forward pass (default 64); a static model encodes at least 1,024 texts per batch.
+    max_length : int
+        Each text is truncated to this many tokens (default 256).
+    normalize : bool
+        Scale every vector to unit L2 norm (default ``True``); a text with no known token stays the zero vector.
+    progress : bool
+        Show a progress bar over the batches (default ``False``).
+
+    Examples
+    --------
+    >>> embed(["a moving film"], "sentence-transformers/all-MiniLM-L6-v2").shape   # doctest: +SKIP
+    (1, 384)
+
+    A model object needs its tokenizer; here BERT-tiny built from a config (its encoder's vectors, 128 wide):
+
+    >>> from greennlp.encoders import load_encoder, train_wordpiece_tokenizer
+    >>> tokenizer = train_wordpiece_tokenizer(["a good film", "a bad film"], vocab_size=100)
+    >>> model = load_encoder("tiny", tokenizer=tokenizer, seed=0)
+    >>> vectors = embed(["a good film", "a bad film", "film"], model, tokenizer)
+    >>> vectors.shape, vectors.dtype.name, np.linalg.norm(vectors, axis=1).round(3).tolist()   # unit length
+    ((3, 128), 'float32', [1.0, 1.0, 1.0])
     """
     if is_static_model(model):
         return _embed_static(list(texts), model, batch_size, max_length, normalize, progress)

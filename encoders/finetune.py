@@ -60,6 +60,51 @@ def fine_tune(
     progress bar; otherwise the run prints nothing. Other ``TrainingArguments`` go in ``training_overrides`` and
     win over every setting here.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to train, in place (e.g. from :func:`load_encoder`).
+    tokenizer : PreTrainedTokenizerBase or None
+        Tokenizes raw text and pads the batches; ``None`` only with a tokenized dataset and a ``collator``.
+    train : Dataset
+        The training set: raw text and labels, or already tokenized (above).
+    output_dir : str or os.PathLike, optional
+        The Trainer's output folder; ``None``: a temporary folder, removed afterwards.
+    epochs : float
+        Passes over ``train`` (``num_train_epochs``; default 3).
+    learning_rate : float
+        Peak learning rate of the default optimizer, reached after the warm-up and then decayed linearly to 0
+        (default 5e-5). An optimizer passed in ``optimizers`` keeps its own.
+    batch_size : int
+        Training examples per step and device (``per_device_train_batch_size``; default 32).
+    warmup : float
+        Linear warm-up: a fraction of the steps when below 1, else a number of steps (default 0.1).
+    weight_decay : float
+        Decoupled (AdamW) weight decay of the default optimizer, on every weight except biases and LayerNorm
+        weights (default 0.0: none). An optimizer passed in ``optimizers`` keeps its own.
+    seed : int
+        The Trainer's ``seed`` and ``data_seed`` (dropout, the order of the batches; default 0).
+    callbacks : sequence of TrainerCallback
+        Added to the Trainer, e.g. ``DataMapCallback`` or ``BudgetCallback`` (default none).
+    collator : callable, optional
+        Turns a list of examples into a batch; ``None``: the library's padding collator.
+    optimizers : tuple
+        ``Trainer``'s ``(optimizer, scheduler)`` pair (default ``(None, None)``: both built as above).
+    text_column : str
+        Column of the raw texts (default ``"text"``).
+    label_column : str
+        Column of the integer class ids, copied to ``labels`` when the texts are tokenized here (default
+        ``"label"``).
+    max_length : int
+        Texts tokenized here are truncated to this many tokens (default 128); a tokenized dataset is used as it
+        is.
+    keep_columns : tuple of str
+        Extra columns kept through the tokenization (default none).
+    progress : bool
+        Show the Trainer's progress bar (default ``False``).
+    **training_overrides
+        Other ``TrainingArguments``; they win over every setting above.
+
     Examples
     --------
     >>> from datasets import Dataset
@@ -160,7 +205,39 @@ def accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset
     """Accuracy of ``model`` on a dataset with text and integer labels: the project's one accuracy (the fraction
     of examples whose predicted class id equals the label). ``per_example=True`` returns each example's
     correctness instead (0/1 in dataset order, the input of :func:`greennlp.budgets.paired_difference`).
-    ``kwargs`` go to :func:`predict_labels`."""
+    ``kwargs`` go to :func:`predict_labels`.
+
+    Parameters
+    ----------
+    model : PreTrainedModel
+        A sequence classifier; its predicted class id is the argmax of its logits.
+    tokenizer : PreTrainedTokenizerBase
+        The model's tokenizer.
+    dataset : Dataset
+        The examples to score.
+    text_column : str
+        Column of the texts (default ``"text"``).
+    label_column : str
+        Column of the integer class ids the predictions are compared with (default ``"label"``).
+    per_example : bool
+        Return the 0/1 correctness of each example (an ``int8`` array) instead of its mean (default ``False``).
+    **kwargs
+        ``batch_size`` (default 128) and ``max_length`` (default 128, longer texts truncated) of
+        :func:`predict_labels`.
+
+    Examples
+    --------
+    >>> from datasets import Dataset
+    >>> from greennlp.encoders import load_encoder, train_wordpiece_tokenizer
+    >>> data = Dataset.from_dict({"text": ["a good film", "a bad film", "a dull plot", "a great plot"],
+    ...                           "label": [1, 0, 0, 1]})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> model = load_encoder("tiny", tokenizer=tokenizer, seed=0)           # any classifier (untrained here)
+    >>> score = accuracy(model, tokenizer, data)
+    >>> correct = accuracy(model, tokenizer, data, per_example=True)       # 0/1 per example, in dataset order
+    >>> type(score).__name__, correct.shape, correct.dtype.name, float(correct.mean()) == score
+    ('float', (4,), 'int8', True)
+    """
     predictions = predict_labels(model, tokenizer, dataset[text_column], **kwargs)
     correct = correctness(predictions, dataset[label_column])
     return correct if per_example else float(correct.mean())

@@ -253,7 +253,15 @@ def load_bare_encoder(name_or_path: str | os.PathLike, *, device: str | torch.de
 
 def load_tokenizer(name_or_path: str | os.PathLike, **kwargs: Any) -> PreTrainedTokenizerBase:
     """Load a fast tokenizer by hub id or path (with the same offline fallback as :func:`load_encoder`);
-    ``kwargs`` go to ``AutoTokenizer.from_pretrained`` (e.g. ``model_max_length``)."""
+    ``kwargs`` go to ``AutoTokenizer.from_pretrained`` (e.g. ``model_max_length``).
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A hub id or a local folder holding the tokenizer files.
+    **kwargs
+        Passed to ``AutoTokenizer.from_pretrained``.
+    """
     return AutoTokenizer.from_pretrained(resolve_model_path(str(name_or_path)), **kwargs)
 
 

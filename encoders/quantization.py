@@ -14,6 +14,14 @@ def quantize_int8(model: torch.nn.Module, inplace: bool = False) -> torch.nn.Mod
 
     For inference on CPU only (the quantized layers have no backward). Embeddings and layer norms stay in
     float32. Measure the accuracy change on your dev set before shipping; see ``docs/encoders.md``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to quantize; its parameters must be on the CPU.
+    inplace : bool
+        ``False`` (default): quantize a deep copy and leave ``model`` as it is. ``True``: quantize ``model``
+        itself (cast to float32, put in eval mode, its ``nn.Linear`` layers replaced), saving the copy's memory.
     """
     if not hasattr(torch, "ao") or not hasattr(torch.ao.quantization, "quantize_dynamic"):
         raise RuntimeError(

@@ -17,6 +17,21 @@ def train_wordpiece_tokenizer(
     The result behaves like ``bert-base-uncased``'s tokenizer ([CLS] ... [SEP], offsets, padding) so that
     collators and ``Trainer`` work unchanged.
 
+    Parameters
+    ----------
+    texts : iterable of str
+        The training corpus, read once.
+    vocab_size : int
+        Largest size of the vocabulary, the five special tokens included (default 8000); a small corpus can
+        give fewer tokens.
+    lowercase : bool
+        Lowercase the texts and strip their accents, as ``bert-base-uncased`` does (default ``True``).
+    model_max_length : int
+        The longest input in tokens that the tokenizer allows, what ``truncation=True`` cuts to when no
+        ``max_length`` is given (default 512).
+
+    Examples
+    --------
     >>> tokenizer = train_wordpiece_tokenizer(["a good film", "a bad film"] * 10, vocab_size=100)
     >>> tokenizer.tokenize("A good film")
     ['a', 'good', 'film']

@@ -37,6 +37,13 @@ def efficient_training_args(output_dir: str, **overrides: Any) -> TrainingArgume
       AdamW for BERT-mini on a 2-core CPU (0.40 s vs 1.30 s per 30 steps; see docs/encoders.md).
     - ``dataloader_num_workers``: 0 on CPU (workers would compete with the compute threads), 2 on GPU.
     - ``report_to="none"``, ``save_strategy="no"``: no integrations or checkpoints unless asked for.
+
+    Parameters
+    ----------
+    output_dir : str
+        The Trainer's output folder (checkpoints, when ``save_strategy`` asks for them).
+    **overrides
+        Any ``TrainingArguments``; they replace the settings above.
     """
     # the device training will run on: a GPU where there is one, unless the caller asks for the CPU (use_cpu=True)
     cuda = torch.cuda.is_available() and not overrides.get("use_cpu", False)

@@ -77,6 +77,22 @@ class ContrastiveClassifier(LinearProbe):
     >>> clf = ContrastiveClassifier("sentence-transformers/all-MiniLM-L6-v2").fit(train)  # doctest: +SKIP
     >>> clf.predict(["the battery dies in an hour"])                                      # doctest: +SKIP
     [0]
+
+    Runnable offline, with a tiny random BERT saved as a local checkpoint in place of the pretrained encoder:
+
+    >>> import tempfile
+    >>> from greennlp.encoders import load_encoder, train_wordpiece_tokenizer
+    >>> texts, labels = ["a good film", "a great plot", "a bad film", "a dull plot"] * 2, [1, 1, 0, 0] * 2
+    >>> tokenizer = train_wordpiece_tokenizer(texts, vocab_size=100)
+    >>> checkpoint = tempfile.TemporaryDirectory()
+    >>> load_encoder("tiny", task="mlm", tokenizer=tokenizer, seed=0).save_pretrained(checkpoint.name)
+    >>> _ = tokenizer.save_pretrained(checkpoint.name)
+    >>> clf = ContrastiveClassifier(checkpoint.name, num_iterations=2, num_epochs=1).fit(texts, labels)
+    >>> clf.predict_proba(["a good plot", "a dull film"]).shape, len(clf.pairs_)   # 8 texts x 2 iterations x 2
+    ((2, 2), 32)
+    >>> clf.num_trainable_parameters_ == sum(p.numel() for p in clf.encoder_.parameters()) + 129  # encoder, head
+    True
+    >>> checkpoint.cleanup()
     """
 
     def __init__(

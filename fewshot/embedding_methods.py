@@ -43,6 +43,20 @@ class LinearProbe(EmbeddingClassifier):
     >>> probe = LinearProbe("sentence-transformers/all-MiniLM-L6-v2").fit(train)   # doctest: +SKIP
     >>> probe.predict_proba(["great phone"]).shape                                # doctest: +SKIP
     (1, 2)
+
+    Runnable offline, with a tiny random BERT saved as a local checkpoint in place of the pretrained encoder:
+
+    >>> import tempfile
+    >>> from greennlp.encoders import load_encoder, train_wordpiece_tokenizer
+    >>> texts, labels = ["a good film", "a great plot", "a bad film", "a dull plot"] * 2, [1, 1, 0, 0] * 2
+    >>> tokenizer = train_wordpiece_tokenizer(texts, vocab_size=100)
+    >>> checkpoint = tempfile.TemporaryDirectory()
+    >>> load_encoder("tiny", task="mlm", tokenizer=tokenizer, seed=0).save_pretrained(checkpoint.name)
+    >>> _ = tokenizer.save_pretrained(checkpoint.name)
+    >>> probe = LinearProbe(checkpoint.name).fit(texts, labels)
+    >>> probe.predict_proba(["a good plot"]).shape, probe.num_trainable_parameters_   # 128 weights and a bias
+    ((1, 2), 129)
+    >>> checkpoint.cleanup()
     """
 
     def __init__(
@@ -103,6 +117,27 @@ class PrototypeClassifier(EmbeddingClassifier):
         Adapter training settings (full-batch steps; ignored when ``adapter=False``).
     text_column, label_column, seed, device, batch_size, max_length
         See :class:`LinearProbe`.
+
+    Examples
+    --------
+    >>> clf = PrototypeClassifier("sentence-transformers/all-MiniLM-L6-v2", adapter=True).fit(train)  # doctest: +SKIP
+
+    Runnable offline, with a tiny random BERT saved as a local checkpoint in place of the pretrained encoder:
+
+    >>> import tempfile
+    >>> from greennlp.encoders import load_encoder, train_wordpiece_tokenizer
+    >>> texts, labels = ["a good film", "a great plot", "a bad film", "a dull plot"] * 2, [1, 1, 0, 0] * 2
+    >>> tokenizer = train_wordpiece_tokenizer(texts, vocab_size=100)
+    >>> checkpoint = tempfile.TemporaryDirectory()
+    >>> load_encoder("tiny", task="mlm", tokenizer=tokenizer, seed=0).save_pretrained(checkpoint.name)
+    >>> _ = tokenizer.save_pretrained(checkpoint.name)
+    >>> clf = PrototypeClassifier(checkpoint.name).fit(texts, labels)
+    >>> tuple(clf.prototypes_.shape), clf.num_trainable_parameters_      # one prototype per class, nothing trained
+    ((2, 128), 0)
+    >>> clf = PrototypeClassifier(checkpoint.name, adapter=True, adapter_size=8, num_epochs=5).fit(texts, labels)
+    >>> clf.num_trainable_parameters_                 # the adapter (128 -> 8 -> 128) and the 2 x 128 prototypes
+    2440
+    >>> checkpoint.cleanup()
     """
 
     def __init__(

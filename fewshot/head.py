@@ -35,6 +35,22 @@ class HeadClassifier(FewShotClassifier):
     >>> clf = HeadClassifier("sentence-transformers/all-MiniLM-L6-v2").fit(train)   # doctest: +SKIP
     >>> clf.predict(["a moving film"])                                              # doctest: +SKIP
     [1]
+
+    Runnable offline, with a tiny random BERT saved as a local checkpoint in place of the pretrained encoder:
+
+    >>> import tempfile
+    >>> from greennlp.encoders import train_wordpiece_tokenizer
+    >>> texts, labels = ["a good film", "a great plot", "a bad film", "a dull plot"] * 2, [1, 1, 0, 0] * 2
+    >>> tokenizer = train_wordpiece_tokenizer(texts, vocab_size=100)
+    >>> checkpoint = tempfile.TemporaryDirectory()
+    >>> load_encoder("tiny", task="mlm", tokenizer=tokenizer, seed=0).save_pretrained(checkpoint.name)
+    >>> _ = tokenizer.save_pretrained(checkpoint.name)
+    >>> clf = HeadClassifier(checkpoint.name, num_epochs=1).fit(texts, labels)
+    >>> clf.classes_.tolist(), clf.predict_proba(["a good plot", "a dull film"]).shape
+    ([0, 1], (2, 2))
+    >>> clf.num_trainable_parameters_ == sum(p.numel() for p in clf.model_.parameters())   # the whole model
+    True
+    >>> checkpoint.cleanup()
     """
 
     def __init__(

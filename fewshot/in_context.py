@@ -63,6 +63,29 @@ class InContextClassifier(FewShotClassifier):
     >>> clf = InContextClassifier("gpt2", verbalizer={0: "negative", 1: "positive"}, calibrate=True)  # doctest: +SKIP
     >>> clf.fit(sample_k_shot(train, k=4, seed=0)).predict(["a triumph"])                           # doctest: +SKIP
     [1]
+
+    Runnable offline, with a tiny random GPT-2 saved as a local checkpoint in place of the pretrained one:
+
+    >>> import tempfile
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> from greennlp.encoders import train_wordpiece_tokenizer
+    >>> texts, labels = ["a good film", "a great plot", "a bad film", "a dull plot"] * 2, [1, 1, 0, 0] * 2
+    >>> tokenizer = train_wordpiece_tokenizer(texts + ["input: label: positive negative"], vocab_size=100)
+    >>> config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=1, n_head=2,
+    ...                     bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
+    >>> checkpoint = tempfile.TemporaryDirectory()
+    >>> _ = torch.manual_seed(0)
+    >>> GPT2LMHeadModel(config).save_pretrained(checkpoint.name)
+    >>> _ = tokenizer.save_pretrained(checkpoint.name)
+    >>> clf = InContextClassifier(checkpoint.name, verbalizer={0: "negative", 1: "positive"}, num_demonstrations=4,
+    ...                           calibrate=True).fit(texts, labels)
+    >>> [label for _, label in clf.demonstrations_]                       # balanced over the classes
+    [1, 1, 0, 0]
+    >>> clf.predict_proba(["a good plot", "a dull film"]).shape, clf.num_trainable_parameters_   # nothing trained
+    ((2, 2), 0)
+    >>> clf.prompt_report_                                                # the prompts fit the 64-token context
+    {'prompts': 2, 'demonstrations_dropped': 0, 'tokens_cut': 0}
+    >>> checkpoint.cleanup()
     """
 
     def __init__(

@@ -52,6 +52,25 @@ class PatternClassifier(FewShotClassifier):
     >>> clf = PatternClassifier("roberta-large", verbalizer={0: "terrible", 1: "great"})  # doctest: +SKIP
     >>> clf.fit(None).predict(["A gripping, beautiful film."])                            # doctest: +SKIP
     [1]
+
+    Runnable offline, with a tiny random masked LM saved as a local checkpoint in place of the pretrained one
+    (its vocabulary holds the label words as single tokens):
+
+    >>> import tempfile
+    >>> from greennlp.encoders import train_wordpiece_tokenizer
+    >>> texts, labels = ["a good film", "a great plot", "a bad film", "a dull plot"] * 2, [1, 1, 0, 0] * 2
+    >>> tokenizer = train_wordpiece_tokenizer(texts + ["it was"], vocab_size=100)
+    >>> checkpoint = tempfile.TemporaryDirectory()
+    >>> load_encoder("tiny", task="mlm", tokenizer=tokenizer, seed=0).save_pretrained(checkpoint.name)
+    >>> _ = tokenizer.save_pretrained(checkpoint.name)
+    >>> clf = PatternClassifier(checkpoint.name, verbalizer={0: "bad", 1: "good"}, templates="{text} It was {mask}.")
+    >>> clf.fit(None).predict_proba(["a great plot"]).shape, clf.num_trainable_parameters_   # zero-shot
+    ((1, 2), 0)
+    >>> clf.set_params(num_epochs=1).fit(texts, labels)                       # fine-tuned on the K shots
+    PatternClassifier(...)
+    >>> clf.num_trainable_parameters_ == sum(p.numel() for p in clf.model_.parameters())
+    True
+    >>> checkpoint.cleanup()
     """
 
     def __init__(

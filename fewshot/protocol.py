@@ -76,6 +76,32 @@ def run_benchmark(
     missing labels or ids that no training example has are refused with a ``ValueError`` before any training,
     where they would otherwise score an accuracy of 0.0.
 
+    Parameters
+    ----------
+    methods : mapping of str to FewShotClassifier
+        The methods to compare, keyed by the name their rows get in the ``method`` column. All read the same
+        ``text_column`` and ``label_column``; each is cloned for every run and never fitted itself.
+    dataset : Dataset
+        The training pool the K-shot samples are drawn from.
+    k_values : sequence of int
+        The K values (examples per class) to run; default (8, 16, 32, 64).
+    seeds : int or sequence of int
+        The data seeds; an int ``n`` means seeds 0 to ``n - 1`` (default 5).
+    eval_dataset : Dataset
+        Required: the held-out set every run is scored on, with the methods' text and label columns.
+    output_dir : str or os.PathLike, optional
+        Folder for ``runs.parquet``, ``summary.parquet`` and ``accuracy_vs_k.png`` (above); none written without.
+    dataset_name : str
+        The ``dataset`` column of every row, part of the key ``resume`` matches runs on (default "").
+    count_flops : bool
+        Count ``train_flops`` and ``inference_flops_per_1k`` (default ``True``).
+    flops_sample : int
+        Evaluation texts (the first ones) the inference FLOPs are counted on, scaled to 1,000 texts (default 32).
+    resume : bool
+        Keep the runs already in ``runs.parquet`` and run only the missing ones (default ``True``).
+    progress : bool
+        Show a progress bar over the runs (default ``True``).
+
     Examples
     --------
     >>> runs = run_benchmark({"probe": LinearProbe(name), "setfit": ContrastiveClassifier(name)}, train,

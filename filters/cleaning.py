@@ -278,8 +278,26 @@ def clean_corpus(
 ) -> Dataset | IterableDataset:
     """Return the documents that pass every rule (see :func:`annotate_quality` for the parameters).
 
-    ``keep_reason_column=True`` keeps the (all empty) ``drop_reason`` column; by default it is removed so the
-    output has the input's columns.
+    Parameters
+    ----------
+    dataset : Dataset or IterableDataset
+        The corpus; the input is not modified (an ``IterableDataset`` is filtered lazily, as it is read).
+    text_column : str
+        Column holding the documents (default ``"text"``).
+    rules : list of QualityRule, optional
+        The chain to apply, in order; ``None`` uses :func:`default_rules` (Gopher + C4 filters, English).
+    num_proc : int, optional
+        Worker processes for ``Dataset.map`` and ``Dataset.filter`` (a ``Dataset`` only).
+    batch_size : int
+        Documents per ``map`` and ``filter`` batch (default 1000).
+    keep_reason_column : bool
+        ``True`` keeps the (all empty) ``drop_reason`` column; by default it is removed so the output has the
+        input's columns.
+
+    Returns
+    -------
+    Dataset or IterableDataset
+        The same type as the input, holding only the documents no rule drops, in their input order.
     """
     annotated = annotate_quality(dataset, text_column=text_column, rules=rules, num_proc=num_proc,
                                  batch_size=batch_size)
@@ -297,6 +315,14 @@ def drop_summary(annotated: Dataset | IterableDataset | pd.Series | Sequence[str
     Returns a DataFrame indexed by rule name (in order of frequency) with columns ``documents`` and ``share``
     (of all documents), plus a ``kept`` row. With ``all_reasons=True`` annotations a document counts once
     for every rule it fails, so the rule rows can add up to more than the dropped total.
+
+    Parameters
+    ----------
+    annotated : Dataset, IterableDataset, pandas.Series or sequence of str
+        A dataset returned by :func:`annotate_quality` (its ``reason_column`` is read), or the drop reasons
+        themselves, one string per document ("" for a kept document, rule names joined by "," otherwise).
+    reason_column : str
+        The column of ``annotated`` holding the reasons, when it is a dataset (default ``"drop_reason"``).
     """
     if isinstance(annotated, (Dataset, IterableDataset)):
         columns = annotated.column_names

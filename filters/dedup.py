@@ -257,6 +257,16 @@ class SemanticDeduplicator(BaseEstimator):
     >>> d4 = dedup.select(train, fraction=0.5, keep="hard")               # doctest: +SKIP
     >>> dedup.removed_                                                    # doctest: +SKIP
     {'duplicates': 0.39, 'prototypes': 0.11}
+
+    With precomputed embeddings (what ``fit`` computes from the texts): the second text repeats the first.
+
+    >>> train = Dataset.from_dict({"text": ["a gripping film", "a gripping film!", "a dull plot", "a long plot"]})
+    >>> embeddings = np.array([[1.0, 0.0], [0.99, 0.05], [0.0, 1.0], [0.6, 0.8]])
+    >>> dedup = SemanticDeduplicator(threshold=0.95).fit(embeddings)   # cosine 0.999, 0.8, ...
+    >>> dedup.keep_.tolist(), dedup.duplicate_of_.tolist()
+    ([True, False, True, True], [-1, 0, -1, -1])
+    >>> list(dedup.transform(train)["text"])
+    ['a gripping film', 'a dull plot', 'a long plot']
     """
 
     def __init__(self, threshold: float = 0.95, encoder=None, *, n_cells="auto", n_probe="auto",

@@ -85,6 +85,18 @@ class PrototypePruner(BaseEstimator):
     >>> hard_half = pruner.select(train, fraction=0.5, keep="hard")     # doctest: +SKIP
     >>> pruner.score_samples(["a new sentence"])                        # doctest: +SKIP
     array([0.31])
+
+    With precomputed embeddings: two clusters of three points, each with one point on its prototype.
+
+    >>> train = Dataset.from_dict({"text": list("abcdef"), "label": [1, 1, 1, 0, 0, 0]})
+    >>> embeddings = np.array([[1, 0.1], [1, -0.1], [1, 0], [0.1, 1], [-0.1, 1], [0, 1]])
+    >>> pruner = PrototypePruner(n_clusters=2).fit(embeddings)
+    >>> (pruner.scores_ > 1e-3).tolist()                                # distance to the nearest prototype
+    [True, True, False, True, True, False]
+    >>> list(pruner.select(train, fraction=1 / 3, keep="easy")["text"])  # the most prototypical third
+    ['c', 'f']
+    >>> list(pruner.select(train, fraction=2 / 3, keep="hard")["text"])
+    ['a', 'b', 'd', 'e']
     """
 
     def __init__(self, encoder=DEFAULT_PRETRAINED, *, n_clusters: int = 10, per_class: bool = False,

@@ -24,9 +24,46 @@ def select_by_region(dataset: Dataset, data_map: DataMap, region: str, *, fracti
     that is not in ``dataset`` raises ``ValueError``; the count is always exact. A map in which no example was
     observed twice (one epoch, one snapshot) has no regions and raises ``ValueError`` saying how to record one.
 
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset to select from: the one the map was recorded on, or any dataset holding its examples.
+    data_map : DataMap
+        The map whose ``region`` column defines the region and whose metrics rank its members.
+    region : str
+        ``"ambiguous"``, ``"easy-to-learn"`` or ``"hard-to-learn"`` (``"easy"``, ``"hard"`` and underscores too).
+    fraction : float, optional
+        Share of the whole map to keep, in (0, 1], rounded half up.
+    threshold : float, optional
+        Keep the members past it: variability >= it (ambiguous), confidence >= it (easy-to-learn), confidence
+        <= it (hard-to-learn). At most one of ``fraction`` and ``threshold``.
+    seed : int, default 0
+        Breaks ties in the ranking reproducibly (a seeded permutation) and seeds the random draws of ``mix``.
+    return_ids : bool, default False
+        Return the selected example ids instead of a Dataset: a pandas Index named like the map's index, best
+        first, any ``mix`` draws last; ``dataset`` is then not read.
+    id_column : str, optional
+        The dataset column holding the map's ids (default: the map's ``id_column``).
+    mix : dict of str to float, optional
+        ``{other_region: share}``: that share of the selected count is drawn at random from the other region;
+        needs ``fraction``, and the shares add up to at most 1.
+
     Examples
     --------
     >>> ambiguous = select_by_region(train, DataMap.load("maps/sst2"), "ambiguous", fraction=0.33)  # doctest: +SKIP
+
+    With a map built from logits (6 examples, 3 epochs, 2 classes) and keyed by the dataset's ``id`` column:
+
+    >>> from datasets import Dataset
+    >>> train = Dataset.from_dict({"id": list("abcdef"), "text": list("uvwxyz"), "label": [0, 1, 0, 1, 0, 1]})
+    >>> logits = np.random.default_rng(0).normal(size=(6, 3, 2))
+    >>> data_map = DataMap.from_logits(logits, train["label"], ids=train["id"])
+    >>> sorted(data_map.table.index[data_map.table["region"] == "ambiguous"])
+    ['a', 'e']
+    >>> list(select_by_region(train, data_map, "ambiguous")["id"])                 # the whole region
+    ['a', 'e']
+    >>> list(select_by_region(train, data_map, "ambiguous", fraction=1 / 6)["id"])  # a sixth of the map
+    ['a']
     """
     ids = data_map._select(region, fraction=fraction, threshold=threshold, seed=seed, mix=mix)
     if return_ids:

@@ -91,7 +91,20 @@ def select_by_score(dataset: Dataset, scores: pd.Series | np.ndarray | str, *, f
 
 
 def select_random(dataset: Dataset, fraction: float, *, seed: int = 0, return_ids: bool = False):
-    """The random baseline: an exact ``fraction`` of the rows (round half up), reproducible with ``seed``."""
+    """The random baseline: an exact ``fraction`` of the rows (round half up), reproducible with ``seed``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset to draw the rows from.
+    fraction : float
+        Share of the rows to keep, in (0, 1], rounded half up.
+    seed : int, default 0
+        Seeds the permutation the rows are drawn from (``numpy.random.default_rng(seed)``).
+    return_ids : bool, default False
+        Return the drawn row positions (a pandas Index named ``row``, in the order drawn) instead of a Dataset
+        holding those rows in their original order.
+    """
     count = count_for_fraction(fraction, len(dataset))
     rows = np.random.default_rng(seed).permutation(len(dataset))[:count]
     if return_ids:

@@ -64,6 +64,24 @@ def exit_curve(
     --------
     >>> curve = exit_curve(model, tokenized_dev, [0.6, 0.8, 0.9, 1.0])  # doctest: +SKIP
     >>> curve[["threshold", "accuracy_change", "flops_ratio", "speedup"]]  # doctest: +SKIP
+
+    With BERT-tiny (2 layers) built from a config and trained briefly: at threshold 0 every example leaves at the
+    first exit, for half the FLOPs of the full model.
+
+    >>> from greennlp.encoders import fine_tune, tokenize_dataset, train_wordpiece_tokenizer
+    >>> data = Dataset.from_dict({"text": [f"a {word} film" for word in ("good", "great", "bad", "dull")] * 4,
+    ...                           "label": [1, 1, 0, 0] * 4})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tokenizer, seed=0)
+    >>> _ = fine_tune(model, tokenizer, data, epochs=1, batch_size=8)
+    >>> dev = tokenize_dataset(data.select(range(8)), tokenizer)
+    >>> curve = exit_curve(model.calibrate(dev), dev, [0.0, 1.0])
+    >>> curve.columns.tolist()
+    ['threshold', 'accuracy', 'mean_layers', 'flops_per_example', 'ms_per_example', 'accuracy_change', 'flops_ratio', 'speedup']
+    >>> curve[["threshold", "mean_layers", "flops_ratio"]].round(2)
+       threshold  mean_layers  flops_ratio
+    0        0.0          1.0          2.0
+    1        1.0          2.0          1.0
     """
     if len(dataset) == 0:
         raise ValueError("exit_curve() needs a non-empty dataset: an accuracy of no examples is undefined "

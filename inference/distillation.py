@@ -73,15 +73,45 @@ class DistillationTrainer(Trainer):
     alpha:
         Weight of the soft term in ``[0, 1]``; ``1 - alpha`` goes to the cross-entropy with the labels.
 
-    Raises ``ValueError`` at construction for a bad ``temperature`` or ``alpha``, a teacher whose number of
-    labels differs from the student's, and a ``datasets.Dataset`` train set whose ``labels`` (or ``label``)
-    column holds a value that is neither a class id of the student nor -100.
+    Raises
+    ------
+    ValueError
+        At construction, for a bad ``temperature`` or ``alpha``, a teacher whose number of labels differs from the
+        student's, and a ``datasets.Dataset`` train set whose ``labels`` (or ``label``) column holds a value that
+        is neither a class id of the student nor -100.
 
     Examples
     --------
     >>> trainer = DistillationTrainer(model=student, teacher=teacher, temperature=2.0, alpha=0.5, args=args,
     ...                               train_dataset=tokenized_train, data_collator=collator)  # doctest: +SKIP
     >>> trainer.train()  # doctest: +SKIP
+
+    Runnable with BERT-tiny built from a config as the teacher (in practice a fine-tuned classifier) and its
+    first layer as the student:
+
+    >>> import tempfile
+    >>> from greennlp.encoders import efficient_training_args, load_encoder, tokenize_dataset, train_wordpiece_tokenizer
+    >>> from greennlp.encoders.data import PaddingCollator
+    >>> from greennlp.inference import keep_layers
+    >>> data = Dataset.from_dict({"text": [f"a {word} film" for word in ("good", "great", "bad", "dull")] * 4,
+    ...                           "label": [1, 1, 0, 0] * 4})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> teacher = load_encoder("tiny", tokenizer=tokenizer, seed=0)
+    >>> student = keep_layers(teacher, [0])
+    >>> student.config.num_hidden_layers, teacher.config.num_hidden_layers
+    (1, 2)
+    >>> run = tempfile.TemporaryDirectory()
+    >>> args = efficient_training_args(run.name, num_train_epochs=1, per_device_train_batch_size=8,
+    ...                                logging_strategy="no", disable_tqdm=True)
+    >>> trainer = DistillationTrainer(model=student, teacher=teacher, temperature=2.0, alpha=0.5, args=args,
+    ...                               train_dataset=tokenize_dataset(data, tokenizer),
+    ...                               data_collator=PaddingCollator(tokenizer))
+    >>> trainer.train().global_step                       # 16 examples in batches of 8; the Trainer prints its metrics
+    {'train_runtime': ...}
+    2
+    >>> all(not parameter.requires_grad for parameter in trainer.teacher.parameters())   # the teacher stays frozen
+    True
+    >>> run.cleanup()
     """
 
     def __init__(self, *args, teacher: PreTrainedModel, temperature: float = 2.0, alpha: float = 0.5, **kwargs):

@@ -95,6 +95,33 @@ class EarlyExitClassifier(BertPreTrainedModel):
     >>> Trainer(model=model, args=args, train_dataset=tokenized_train).train()  # doctest: +SKIP
     >>> model.calibrate(tokenized_dev)  # doctest: +SKIP
     >>> model.predict(tokenized_test, threshold=0.9)  # doctest: +SKIP
+
+    The same with BERT-tiny (2 layers) built from a config, trained for one epoch on 16 examples:
+
+    >>> import tempfile
+    >>> from datasets import Dataset
+    >>> from greennlp.encoders import efficient_training_args, tokenize_dataset, train_wordpiece_tokenizer
+    >>> data = Dataset.from_dict({"text": [f"a {word} film" for word in ("good", "great", "bad", "dull")] * 4,
+    ...                           "label": [1, 1, 0, 0] * 4})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> train, dev = tokenize_dataset(data, tokenizer), tokenize_dataset(data.select(range(8)), tokenizer)
+    >>> model = EarlyExitClassifier.from_pretrained("tiny", num_labels=2, tokenizer=tokenizer, seed=0)
+    >>> model.config.exit_layers, model.config.exit_pooling                 # a classifier after each layer
+    ([1, 2], 'mean')
+    >>> run = tempfile.TemporaryDirectory()
+    >>> args = efficient_training_args(run.name, num_train_epochs=1, per_device_train_batch_size=8,
+    ...                                logging_strategy="no", disable_tqdm=True)
+    >>> _ = Trainer(model=model, args=args, train_dataset=train, data_collator=PaddingCollator(tokenizer)).train()
+    {'train_runtime': ...}
+    >>> tuple(model.calibrate(dev).temperatures.shape)                     # one temperature per exit
+    (2,)
+    >>> model.predict(dev, threshold=1.0)["exit_layer"].tolist()            # threshold 1: the full model
+    [2, 2, 2, 2, 2, 2, 2, 2]
+    >>> model.predict(dev, threshold=0.0)["exit_layer"].tolist()            # threshold 0: the first exit
+    [1, 1, 1, 1, 1, 1, 1, 1]
+    >>> model.predict(dev).columns.tolist()
+    ['label', 'exit_layer', 'confidence']
+    >>> run.cleanup()
     """
 
     def __init__(self, config: BertConfig):
@@ -206,10 +233,22 @@ class EarlyExitClassifier(BertPreTrainedModel):
         New exit classifiers on a pretrained encoder learn slowly at a fine-tuning learning rate, and the early ones
         stay at chance for longer (measured on SST-2 with all-MiniLM-L6-v2 in docs/inference.md); a larger rate
         for the exits alone fixes that without disturbing the encoder. ``Trainer`` builds one learning rate for
-        all parameters, so pass the optimizer in (its warm-up and decay schedule still applies to each group):
+        all parameters, so pass the optimizer in (its warm-up and decay schedule still applies to each group).
 
+        Examples
+        --------
         >>> optimizer = torch.optim.AdamW(model.parameter_groups(learning_rate=5e-5, exit_learning_rate=1e-3))  # doctest: +SKIP
         >>> Trainer(model=model, args=args, train_dataset=train, optimizers=(optimizer, None)).train()  # doctest: +SKIP
+
+        The groups of BERT-tiny built from a config: the encoder's and the exits', each with and without decay.
+
+        >>> from greennlp.encoders import train_wordpiece_tokenizer
+        >>> tokenizer = train_wordpiece_tokenizer(["a good film", "a bad film"], vocab_size=100)
+        >>> model = EarlyExitClassifier.from_pretrained("tiny", tokenizer=tokenizer, seed=0)
+        >>> groups = model.parameter_groups(learning_rate=5e-5, exit_learning_rate=1e-3, weight_decay=0.01)
+        >>> [(group["lr"], group["weight_decay"]) for group in groups]
+        [(5e-05, 0.01), (5e-05, 0.0), (0.001, 0.01), (0.001, 0.0)]
+        >>> optimizer = torch.optim.AdamW(groups)
         """
         for name, value in (("learning_rate", learning_rate), ("exit_learning_rate", exit_learning_rate)):
             if not isinstance(value, (int, float)) or not value > 0:

@@ -54,6 +54,16 @@ def head_importance(
     --------
     >>> importance = head_importance(model, tokenized_train.select(range(1000)))  # doctest: +SKIP
     >>> smaller = prune_heads(model, importance, share=0.25)  # doctest: +SKIP
+
+    One score per head of BERT-tiny (2 layers of 2 heads) built from a config, on 8 tokenized rows:
+
+    >>> from greennlp.encoders import load_encoder, tokenize_dataset, train_wordpiece_tokenizer
+    >>> data = Dataset.from_dict({"text": ["a good film", "a bad film", "a great plot", "a dull plot"] * 2,
+    ...                           "label": [1, 0, 1, 0] * 2})
+    >>> tokenizer = train_wordpiece_tokenizer(data["text"], vocab_size=100)
+    >>> model = load_encoder("tiny", tokenizer=tokenizer, seed=0)
+    >>> head_importance(model, tokenize_dataset(data, tokenizer)).shape       # (layers, heads)
+    (2, 2)
     """
     layers = _encoder_layers(model, "head_importance")
     attentions = [layer.attention.self for layer in layers]
@@ -126,6 +136,20 @@ def prune_heads(model: PreTrainedModel, importance: np.ndarray, *, share: float 
     >>> smaller = prune_heads(model, head_importance(model, tokenized_train), share=0.5)  # doctest: +SKIP
     >>> smaller.config.pruned_heads  # doctest: +SKIP
     {0: [3, 7, 9], 1: [0, 2, 5, 11], ...}
+
+    With scores given by hand, for a BERT of 2 layers of 4 heads (4-wide) built from a config:
+
+    >>> from transformers import BertConfig, BertForSequenceClassification
+    >>> model = BertForSequenceClassification(BertConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
+    ...                                                  intermediate_size=32, vocab_size=20))
+    >>> importance = np.array([[0.9, 0.1, 0.5, 0.3], [0.2, 0.8, 0.7, 0.05]])
+    >>> smaller = prune_heads(model, importance, share=0.5)                  # the 4 lowest scores go
+    >>> smaller.config.pruned_heads
+    {0: [1, 3], 1: [0, 3]}
+    >>> smaller.bert.encoder.layer[0].attention.self.query.out_features      # 2 heads of 4 left
+    8
+    >>> model.bert.encoder.layer[0].attention.self.query.out_features       # the original keeps them all
+    16
     """
     layers = _encoder_layers(model, "prune_heads")
     num_heads = model.config.num_attention_heads

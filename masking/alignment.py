@@ -121,17 +121,19 @@ def add_content_word_mask(
 
     Parameters
     ----------
-    tokenizer:
+    tokenizer : PreTrainedTokenizerBase
         A fast tokenizer (offsets are needed to align words with subwords).
-    tagger:
+    tagger : ContentWordTagger, optional
         Decides the content words; ``ContentWordTagger()`` (spaCy ``en_core_web_sm``) when ``None``.
-    max_length:
-        Truncate to this many tokens (``None``: no truncation, e.g. before packing).
-    remove_columns:
+    max_length : int or None
+        Truncate to this many tokens (default 128; ``None``: no truncation, e.g. before packing).
+    batch_size : int
+        Texts per ``map`` batch, tokenized and tagged together (default 1000).
+    remove_columns : sequence of str, optional
         Columns to drop (the text column is kept unless listed).
-    num_proc:
+    num_proc : int, optional
         Worker processes for ``Dataset.map`` (spaCy's own ``n_process`` is set on the tagger).
-    progress:
+    progress : bool
         Show the progress bar of ``Dataset.map`` ("Tagging content words"); ``False`` hides it for this call.
         A streaming ``IterableDataset`` is tagged lazily, as it is read, so it shows none.
 

@@ -35,23 +35,26 @@ class DataCollatorForContentMasking(DataCollatorForLanguageModeling):
     Takes the same parameters as ``transformers.DataCollatorForLanguageModeling`` (``mlm_probability`` in (0, 1],
     ``mask_replace_prob`` / ``random_replace_prob`` for the 80/10/10 split, ``pad_to_multiple_of``,
     ``seed``) and reads the ``content_word_mask`` and ``word_ids`` columns added by
-    :func:`add_content_word_mask`.
+    :func:`add_content_word_mask`. Three of the parent's parameters are fixed (another value raises
+    ``ValueError``): ``mlm`` stays ``True``, ``return_tensors`` stays ``"pt"`` (batches are PyTorch tensors), and ``whole_word_mask``
+    stays ``False`` (the whole-word baseline is ``strategy="whole-word"``, which sets it; content masking groups
+    sub-tokens with ``whole_words``).
 
     Parameters
     ----------
-    strategy:
+    strategy : {"content", "random", "whole-word"}
         ``"content"`` (default): mask content words (below). ``"random"``: ``DataCollatorForLanguageModeling``
         unchanged (random tokens). ``"whole-word"``: its whole-word masking (needs ``offset_mapping``: tag with
         ``add_content_word_mask(..., keep_offsets=True)``; transformers then replaces every masked token with
         ``[MASK]``). The baselines ignore the content columns, ``budget`` and ``whole_words``.
-    budget:
+    budget : {"matched", "content"}
         ``"matched"`` (default): the probability is rescaled per batch so that the expected number of masked
         tokens equals random masking at ``mlm_probability`` over all non-special tokens (the fair comparison);
         capped at 1 when a batch has too few content tokens to meet the budget. ``"content"``: each content word
         is masked with probability ``mlm_probability`` (fewer masked tokens).
-    whole_words:
+    whole_words : bool
         Mask all sub-tokens of a word together (needs the ``word_ids`` column; without it each content
-        token is drawn on its own).
+        token is drawn on its own). Default ``True``.
 
     Notes
     -----

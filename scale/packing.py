@@ -207,6 +207,17 @@ class PackedBlockWriter(ParquetWriter):
 
     Read the folder back with :func:`greennlp.scale.load_packed_shards` or
     ``scripts/pretrain_mlm.py --packed-shards FOLDER``. Other arguments are ``ParquetWriter``'s.
+
+    Parameters
+    ----------
+    output_folder : path, (path, storage options) or datatrove DataFolder
+        Folder of the shards, on a file system every task can write (local or any fsspec one).
+    output_filename : str, optional
+        Name template of each task's file inside ``output_folder``; ``${rank}`` becomes the task's rank, padded
+        to five digits. Default ``"${rank}.parquet"``.
+    **kwargs
+        Other ``ParquetWriter`` arguments (``compression``, ``batch_size``, ``max_file_size``, ...), except
+        ``adapter``, which this writer sets.
     """
 
     name = "📒 greennlp packed blocks"

@@ -7,6 +7,7 @@ import importlib
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 CAPABILITIES = ("datamaps", "filters", "masking", "fewshot", "encoders", "budgets", "inference", "scale")
@@ -16,23 +17,39 @@ CAPABILITIES = ("datamaps", "filters", "masking", "fewshot", "encoders", "budget
 # model or a trained run and carry a targeted `# doctest: +SKIP`.
 PURE_MODULES = (
     "greennlp._files",
+    "greennlp.budgets.callback",
+    "greennlp.budgets.curve",
     "greennlp.budgets.expected_max",
     "greennlp.budgets.flops",
     "greennlp.budgets.price_tag",
+    "greennlp.datamaps.callback",
     "greennlp.datamaps.datamap",
     "greennlp.datamaps.metrics",
     "greennlp.datamaps.regions",
     "greennlp.encoders.data",
+    "greennlp.encoders.embedding",
     "greennlp.encoders.finetune",
     "greennlp.encoders.models",
     "greennlp.encoders.tokenizers",
+    "greennlp.fewshot.contrastive",
+    "greennlp.fewshot.embedding_methods",
+    "greennlp.fewshot.head",
+    "greennlp.fewshot.in_context",
+    "greennlp.fewshot.patterns",
     "greennlp.fewshot.protocol",
     "greennlp.fewshot.sampling",
     "greennlp.filters.cleaning",
+    "greennlp.filters.dedup",
     "greennlp.filters.heuristics",
+    "greennlp.filters.prototypes",
+    "greennlp.filters.regions",
     "greennlp.filters.repetition",
     "greennlp.filters.selection",
     "greennlp.filters.stratified",
+    "greennlp.inference.curve",
+    "greennlp.inference.distillation",
+    "greennlp.inference.early_exit",
+    "greennlp.inference.heads",
     "greennlp.masking.alignment",
     "greennlp.masking.collator",
     "greennlp.masking.tagger",
@@ -59,8 +76,18 @@ def run_doctests(name: str) -> tuple[doctest.TestResults, str]:
     return runner.summarize(verbose=False), "".join(report)
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread while the examples train their tiny models: on 2 busy cores, two threads spin against
+    each other (126 steps of BERT-tiny: 2.5 s on one thread, 11 to 20 s on two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("name", all_modules())
-def test_docstring_examples_pass(name, tmp_path, monkeypatch):
+def test_docstring_examples_pass(name, tmp_path, monkeypatch, one_thread):
     monkeypatch.chdir(tmp_path)  # examples that write (a Trainer's output_dir) write here
     result, report = run_doctests(name)
     assert result.failed == 0, report
