@@ -1,5 +1,12 @@
 """Int8 weight quantization for CPU inference: ``torch.ao`` dynamic quantization of every ``nn.Linear``
-(weights stored in int8, activations quantized on the fly), the variant the installed PyTorch supports."""
+(weights stored in int8, activations quantized on the fly), the variant the installed PyTorch supports.
+
+PyTorch deprecates ``torch.ao.quantization`` in favour of torchao. greennlp stays on ``torch.ao`` for now, by
+measurement: torchao's ``quantize_(model, Int8DynamicActivationInt8WeightConfig())`` on the same fine-tuned
+encoder, timed alternately with it in one run on a CPU, is slower than fp32 while ``torch.ao``'s int8 is faster,
+at the same accuracy (docs/results/encoders.md, "int8 backends"; ``scripts/bench_int8.py``). torchao targets
+GPUs and ``torch.compile``; on a GPU use it directly. ``quantize_int8`` raises a clear error on a PyTorch that
+no longer ships ``torch.ao`` dynamic quantization."""
 from __future__ import annotations
 
 import copy

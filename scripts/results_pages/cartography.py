@@ -7,7 +7,22 @@ import numpy as np
 
 from greennlp.budgets import paired_difference
 
-from . import accuracy, compare, difference, flops, mean_std, provenance, ratio, rows, table, verdict, wrap
+from . import (
+    RESULTS,
+    _wrap_command,
+    accuracy,
+    compare,
+    difference,
+    flops,
+    mean_std,
+    number,
+    provenance,
+    ratio,
+    rows,
+    table,
+    verdict,
+    wrap,
+)
 
 LABELS = {"100%": "100%", "ambiguous": "ambiguous", "random": "random", "coverage": "coverage (CCS)",
           "ambiguous+easy": "ambiguous + 25% easy", "easy-to-learn": "easy-to-learn", "hard-to-learn": "hard-to-learn"}
@@ -234,3 +249,33 @@ def memory_table() -> str:
 
 FIGURES["memory.source"] = lambda: provenance("datamap_memory.jsonl")
 FIGURES["memory.table"] = memory_table
+
+
+OVERHEAD = "datamap_overhead.jsonl"
+
+
+def _commands(name: str) -> str:
+    """One bash block with every distinct command of the raw file's rows, in order."""
+    commands = list(dict.fromkeys(run["command"] for run in rows(name)["run"]))
+    return "```bash\n" + "\n".join(_wrap_command(c) for c in commands) + "\n```\n\n"
+
+
+def overhead_table() -> str:
+    """Trainer.train() time with DataMapCallback over time without it, per model and mode: median of per-round
+    ratios (runs alternated), wall clock and the process's CPU time."""
+    body = []
+    for _, row in rows(OVERHEAD).iterrows():
+        base = [t[0] for t in row["seconds"]["none"]]
+        body.append([row["model"], f"{int(row['examples']):,} × {number(row['epochs'], 0)}", int(row["rounds"]),
+                     f"{np.median(base):.1f} s", ratio(row["train_wall"], 2), ratio(row["train_cpu"], 2),
+                     ratio(row["eval_wall"], 2), ratio(row["eval_cpu"], 2)])
+    return table(["model", "examples × epochs", "rounds", "training without the callback (median)",
+                  "train mode: wall", "train mode: CPU", "eval mode: wall", "eval mode: CPU"], body) + "\n\n" + wrap(
+        "Ratios are the median over rounds of (time with the callback) / (time without it); the runs of each round "
+        "alternate (without, train mode, eval mode), same seed and data. Train mode reads the logits of the "
+        "training forward pass; eval mode adds one clean forward pass over the training set per epoch.")
+
+
+if (RESULTS / OVERHEAD).exists():  # placed once its rows exist
+    FIGURES["overhead.source"] = lambda: _commands(OVERHEAD) + provenance(OVERHEAD, command=False)
+    FIGURES["overhead.table"] = overhead_table

@@ -21,6 +21,7 @@ from . import (
     rows,
     table,
     verdict,
+    wrap,
 )
 
 #: experiment -> (raw file, model label)
@@ -263,7 +264,44 @@ def int8() -> str:
 
 
 
+# --- int8 backends: torch.ao (quantize_int8) against torchao ----------------------------------------------------
+INT8_BACKENDS = "int8_backends.jsonl"
+
+
+def int8_backends_source() -> str:
+    return provenance(INT8_BACKENDS)
+
+
+def int8_backends() -> str:
+    """fp32, greennlp's quantize_int8 (torch.ao dynamic) and torchao's int8 dynamic quantization on one model, timed
+    alternately in one run, with SST-2 dev accuracy paired by sentence against fp32."""
+    frame = rows(INT8_BACKENDS)
+    frame["correct"] = [{"sst2-dev": list(c)} for c in frame["correct"]]  # one evaluation set per row
+    body = []
+    for threads in sorted(frame["threads"].unique()):
+        part = frame[frame.threads == threads]
+        for _, row in part.iterrows():
+            if row.backend == "fp32":
+                change = ""
+            else:
+                result = compare(part.assign(seed=0), "accuracy", {"backend": row.backend}, {"backend": "fp32"},
+                                 correct_key="sst2-dev")
+                change = f"{difference(result)} ({verdict(result)})"
+            body.append([row.backend, _threads(int(threads)), number(row.ms_per_example, 2),
+                         ratio(row.speedup), accuracy(row.accuracy), change])
+    first = frame.iloc[0]
+    return table(["backend", "threads", "ms / example (fastest round)", "speed-up vs fp32", "SST-2 dev accuracy",
+                  "minus fp32, points"], body) + "\n\n" + wrap(
+        f"all-MiniLM-L6-v2 fine-tuned for {number(first.epochs, 0)} epoch on {int(first.train_size):,} seeded SST-2 "
+        f"training sentences, then classifying the 872 dev sentences in length-sorted batches of "
+        f"{int(first.batch_size)}, the backends alternating within each timing round. torchao: "
+        "`quantize_(model, Int8DynamicActivationInt8WeightConfig())`. The accuracy change is paired by dev sentence "
+        "(one model, so the interval covers the dev sentences only).")
+
+
 FIGURES = {"speedup": speedup, "accuracy_claim": accuracy_claim, "int8": int8, "targets": targets}
+if (RESULTS / INT8_BACKENDS).exists():  # placed once its rows exist
+    FIGURES.update({"int8_backends.source": int8_backends_source, "int8_backends.table": int8_backends})
 for _experiment in EXPERIMENTS:
     FIGURES[f"{_experiment}.source"] = partial(source, _experiment)
     FIGURES[f"{_experiment}.runs"] = partial(runs, _experiment)
