@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,3 +47,11 @@ def shared_data() -> Path:
     if not (path / "sst2").is_dir():
         pytest.skip("real data not found: set GREENNLP_DATA_DIR to the folder holding sst2/")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """No test leaves a pyplot figure open for the next one (tests check that greennlp's plots stay out of pyplot)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

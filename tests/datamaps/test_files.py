@@ -164,6 +164,7 @@ def test_a_loaded_map_is_what_was_on_disk_when_it_was_loaded(tmp_path):
 
 def test_a_load_during_saves_gets_one_whole_map(tmp_path):
     import threading
+    import time
 
     maps = two_maps(n=200, epochs=4)
     maps[0].save(tmp_path / "map")
@@ -174,6 +175,7 @@ def test_a_load_during_saves_gets_one_whole_map(tmp_path):
         while not stop.is_set():
             maps[len(saves) % 2].save(tmp_path / "map", overwrite=True)
             saves.append(1)
+            time.sleep(0.005)  # a busy writer, not one that never lets a reader finish (that one is refused)
 
     saver = threading.Thread(target=save_in_turn)
     saver.start()
